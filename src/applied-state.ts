@@ -1,0 +1,31 @@
+import type { Route } from './route/route';
+
+/** A stored route that is not served, and why (invalid parameters or rejected by HAProxy). */
+export interface InvalidRoute {
+  readonly serviceName: string;
+  readonly reason: string;
+}
+
+/** What the local HAProxy serves right now, as published by the applier. */
+export interface AppliedState {
+  /** The store index whose snapshot is live; callers wait until it reaches their write's index. */
+  readonly index: number;
+  readonly routes: readonly Route[];
+  readonly invalid: readonly InvalidRoute[];
+  /** The live haproxy.cfg text ('' before the first apply). */
+  readonly config: string;
+}
+
+export type ReloadOutcome = 'success' | 'skipped' | 'rejected' | 'failed';
+
+/** What the applier tells observers (metrics, logs) after each attempt. */
+export interface ApplyReport {
+  readonly outcome: ReloadOutcome;
+  readonly durationMs: number;
+  readonly routes: number;
+  readonly invalid: readonly InvalidRoute[];
+  readonly index: number;
+  /** Milliseconds from the first store change this apply covers to the config being live. */
+  readonly changeToLiveMs?: number;
+  readonly error?: string;
+}

@@ -1,0 +1,55 @@
+/**
+ * The domain of a route, after validation. Everything downstream of `route/` works on these
+ * types only; raw strings from users never get past the parser.
+ */
+export type ReqMode = 'http' | 'tcp' | 'sni';
+
+/**
+ * The parameters of a route exactly as the user gave them (query string or KV JSON), values as
+ * strings. This is what the store keeps (CONTRACT.md section 5), so a hand edit and an API call
+ * are the same thing.
+ */
+export type RouteParams = Readonly<Record<string, string>>;
+
+export interface User {
+  readonly name: string;
+  readonly password: string;
+}
+
+/** One destination of a service: the unsuffixed parameters, or those with suffix `.1` ... `.10`. */
+export interface Destination {
+  /** 0 for the unsuffixed parameters, otherwise the suffix. */
+  readonly index: number;
+  readonly port: number;
+  readonly srcPort?: number;
+  readonly reqMode: ReqMode;
+  readonly servicePath: readonly string[];
+  readonly serviceDomain: readonly string[];
+  readonly pathType: string;
+  readonly outboundHostname?: string;
+  readonly httpsOnly: boolean;
+  readonly redirectWhenHttpProto: boolean;
+  readonly reqPathSearch?: string;
+  readonly reqPathReplace?: string;
+}
+
+export interface Route {
+  readonly serviceName: string;
+  /** Name used in ACLs and for ordering; defaults to serviceName. */
+  readonly aclName: string;
+  readonly serviceDomainAlgo: string;
+  readonly destinations: readonly Destination[];
+  readonly users: readonly User[];
+  readonly usersPassEncrypted: boolean;
+  readonly timeoutServer?: number;
+  readonly timeoutTunnel?: number;
+  readonly isDefaultBackend: boolean;
+  readonly addReqHeader: readonly string[];
+  readonly setReqHeader: readonly string[];
+  readonly delReqHeader: readonly string[];
+  readonly addResHeader: readonly string[];
+  readonly setResHeader: readonly string[];
+  readonly delResHeader: readonly string[];
+  /** The normalized parameters this route was parsed from: what the store keeps. */
+  readonly params: RouteParams;
+}

@@ -1,0 +1,263 @@
+import * as path from 'path';
+import { InvalidSetting } from './errors';
+
+/**
+ * The only reader of process.env. Every setting is an environment variable and a --kebab-case
+ * flag (the flag wins). SETTING_DEFINITIONS is the single list the CLI's --help and the README
+ * table are made from.
+ */
+
+export interface SettingDefinition {
+  readonly env: string;
+  readonly flag: string;
+  readonly defaultText: string;
+  readonly description: string;
+}
+
+const def = (env: string, defaultText: string, description: string): SettingDefinition => ({
+  env,
+  flag: env.toLowerCase().replace(/_/g, '-'),
+  defaultText,
+  description,
+});
+
+export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
+  def('CONSUL_ADDRESS', '(unset)', 'Comma-separated Consul HTTP addresses (host:port, http://host:port, https://host:port). Unset: the embedded file store in STATE_DIR.'),
+  def('CONSUL_TOKEN', '(unset)', 'Consul ACL token, sent as X-Consul-Token on every request.'),
+  def('PROXY_INSTANCE_NAME', 'docker-flow', 'KV prefix: routes live under <PROXY_INSTANCE_NAME>/services/.'),
+  def('SERVICE_NAME', 'proxy', "This proxy's own service name: peers are the A records of tasks.<SERVICE_NAME>."),
+  def('DNS_SERVER', '(unset)', 'host:port of the DNS server for the peer lookup; unset: the system resolver.'),
+  def('LISTEN_ADDRESS', '0.0.0.0:8080', 'Where the HTTP API listens (host:port). Peers are called on the same port.'),
+  def('BIND_ADDRESS', '*', "The address HAProxy's frontends bind to."),
+  def('DEFAULT_PORTS', '80', 'Comma-separated ports of the HTTP frontend (DFP syntax: 80,443:ssl).'),
+  def('STATE_DIR', './state', 'File store, rendered config, last-known-good config, HAProxy sockets and pid.'),
+  def('TEMPLATES_DIR', "the package's templates/", 'Handlebars templates; edits are picked up live.'),
+  def('HAPROXY_BIN', 'haproxy', 'The HAProxy executable.'),
+  def('HAPROXY_CONFIG', '<STATE_DIR>/haproxy.cfg', 'Where the live config is written.'),
+  def('HAPROXY_MASTER_SOCKET', '(unset)', 'Adopt an HAProxy started elsewhere (haproxy -W -S <socket> -f <HAPROXY_CONFIG>) and reload it through this master CLI socket.'),
+  def('HAPROXY_RESOLVERS', '127.0.0.11:53', "Comma-separated host:port nameservers of HAProxy's `resolvers docker` section (Docker's embedded DNS by default)."),
+  def('TIMEOUT_CONNECT', '5', 'HAProxy timeout connect, seconds.'),
+  def('TIMEOUT_CLIENT', '20', 'HAProxy timeout client, seconds.'),
+  def('TIMEOUT_SERVER', '20', 'HAProxy timeout server, seconds.'),
+  def('TIMEOUT_QUEUE', '30', 'HAProxy timeout queue, seconds.'),
+  def('TIMEOUT_TUNNEL', '3600', 'HAProxy timeout tunnel, seconds.'),
+  def('TIMEOUT_HTTP_REQUEST', '5', 'HAProxy timeout http-request, seconds.'),
+  def('TIMEOUT_HTTP_KEEP_ALIVE', '15', 'HAProxy timeout http-keep-alive, seconds.'),
+  def('STATS_USER', '(unset)', 'HAProxy stats page user; the page is on when STATS_USER and STATS_PASS are set.'),
+  def('STATS_PASS', '(unset)', 'HAProxy stats page password.'),
+  def('STATS_URI', '/admin?stats', 'HAProxy stats page URI.'),
+  def('STATS_PORT', '(unset)', 'Serve the stats page (and /metrics, HAProxy\'s Prometheus exporter) on a frontend of its own on this port instead of the HTTP frontend.'),
+  def('API_USER', '(unset)', 'When API_USER and API_PASS are set, the /v1/ API requires HTTP basic auth.'),
+  def('API_PASS', '(unset)', 'Password of the /v1/ API.'),
+  def('LOG_LEVEL', 'info', 'Structured JSON logs on stdout: fatal, error, warn, info, debug, trace or silent.'),
+  def('RELOAD_QUIET_MS', '25', 'Coalescing: apply once the store has been quiet this long.'),
+  def('RELOAD_MAX_DELAY_MS', '500', 'Coalescing: apply at the latest this long after the first pending change, even if changes keep coming.'),
+  def('DISTRIBUTE_TIMEOUT_MS', '10000', 'distribute=true: how long to wait for every replica to serve a change.'),
+  def('REQUEST_TIMEOUT_MS', '5000', 'Timeout of one request to Consul (blocking watch queries add their wait) or to a peer.'),
+];
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface FrontendPort {
+  readonly port: number;
+  readonly ssl: boolean;
+}
+
+export interface Timeouts {
+  readonly connect: number;
+  readonly client: number;
+  readonly server: number;
+  readonly queue: number;
+  readonly tunnel: number;
+  readonly httpRequest: number;
+  readonly httpKeepAlive: number;
+}
+
+export interface Credentials {
+  readonly user: string;
+  readonly pass: string;
+}
+
+export interface StatsSettings extends Credentials {
+  readonly uri: string;
+  readonly port?: number;
+}
+
+export interface Settings {
+  /** Normalized base URLs, e.g. `http://127.0.0.1:8500`; empty for the file store. */
+  readonly consulAddresses: readonly string[];
+  readonly consulToken?: string;
+  readonly proxyInstanceName: string;
+  readonly serviceName: string;
+  readonly dnsServer?: HostPort;
+  readonly listen: HostPort;
+  readonly bindAddress: string;
+  readonly defaultPorts: readonly FrontendPort[];
+  readonly stateDir: string;
+  readonly templatesDir: string;
+  readonly haproxyBin: string;
+  readonly haproxyConfig: string;
+  readonly haproxyMasterSocket?: string;
+  readonly haproxyResolvers: readonly HostPort[];
+  readonly timeouts: Timeouts;
+  readonly stats?: StatsSettings;
+  readonly apiAuth?: Credentials;
+  readonly logLevel: string;
+  readonly reloadQuietMs: number;
+  readonly reloadMaxDelayMs: number;
+  readonly distributeTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+}
+
+/** Values by environment variable name; flags are mapped to the same names before this. */
+export type RawSettings = Readonly<Record<string, string | undefined>>;
+
+export const DEFAULT_TEMPLATES_DIR = path.resolve(__dirname, '..', 'templates');
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function text(raw: RawSettings, name: string): string | undefined {
+  const value = raw[name];
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+function integer(raw: RawSettings, name: string, fallback: number, min: number, max: number): number {
+  const value = text(raw, name);
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value)) throw new InvalidSetting(name, `"${value}" is not a whole number`);
+  const n = Number(value);
+  if (n < min || n > max) throw new InvalidSetting(name, `${n} is outside ${min}..${max}`);
+  return n;
+}
+
+function port(name: string, value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidSetting(name, `"${value}" is not a port number`);
+  const n = Number(value);
+  if (n < 1 || n > 65535) throw new InvalidSetting(name, `port ${n} is outside 1..65535`);
+  return n;
+}
+
+export function parseHostPort(name: string, value: string, defaultPort?: number): HostPort {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(value);
+  if (bracketed) {
+    const portText = bracketed[2] ?? (defaultPort !== undefined ? String(defaultPort) : undefined);
+    if (portText === undefined) throw new InvalidSetting(name, `"${value}" has no port`);
+    return { host: bracketed[1], port: port(name, portText) };
+  }
+  const colon = value.lastIndexOf(':');
+  if (colon < 0) {
+    if (defaultPort === undefined) throw new InvalidSetting(name, `"${value}" is not host:port`);
+    return { host: value, port: defaultPort };
+  }
+  const host = value.slice(0, colon);
+  if (host === '' || /[\s/]/.test(host)) throw new InvalidSetting(name, `"${value}" is not host:port`);
+  return { host, port: port(name, value.slice(colon + 1)) };
+}
+
+/** `host:port`, `http://host:port`, `https://host:port/` -> `http(s)://host:port`. */
+export function parseConsulAddress(value: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new InvalidSetting('CONSUL_ADDRESS', `"${value}" is not a valid address`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidSetting('CONSUL_ADDRESS', `"${value}": only http and https are supported`);
+  }
+  if (url.pathname !== '/' && url.pathname !== '') {
+    throw new InvalidSetting('CONSUL_ADDRESS', `"${value}": an address must not have a path`);
+  }
+  const defaultPort = url.protocol === 'https:' ? '443' : '8500';
+  return `${url.protocol}//${url.hostname.includes(':') && !url.hostname.startsWith('[') ? `[${url.hostname}]` : url.hostname}:${url.port || defaultPort}`;
+}
+
+function parseDefaultPorts(value: string): FrontendPort[] {
+  return value.split(',').map((item) => {
+    const [portText, option, ...rest] = item.trim().split(':');
+    if (rest.length > 0 || (option !== undefined && option !== 'ssl')) {
+      throw new InvalidSetting('DEFAULT_PORTS', `"${item}" is not PORT or PORT:ssl`);
+    }
+    return { port: port('DEFAULT_PORTS', portText), ssl: option === 'ssl' };
+  });
+}
+
+function credentials(raw: RawSettings, userName: string, passName: string): Credentials | undefined {
+  const user = text(raw, userName);
+  const pass = text(raw, passName);
+  if (user === undefined || pass === undefined) return undefined;
+  if (/[\s:]/.test(user)) throw new InvalidSetting(userName, 'must not contain spaces or ":"');
+  if (/\s/.test(pass)) throw new InvalidSetting(passName, 'must not contain spaces');
+  return { user, pass };
+}
+
+function stats(raw: RawSettings): StatsSettings | undefined {
+  const creds = credentials(raw, 'STATS_USER', 'STATS_PASS');
+  if (!creds) return undefined;
+  const uri = text(raw, 'STATS_URI') ?? '/admin?stats';
+  if (!uri.startsWith('/') || /\s/.test(uri)) throw new InvalidSetting('STATS_URI', 'must start with / and have no spaces');
+  const portText = text(raw, 'STATS_PORT');
+  return { ...creds, uri, port: portText === undefined ? undefined : port('STATS_PORT', portText) };
+}
+
+function bindAddress(raw: RawSettings): string {
+  const value = text(raw, 'BIND_ADDRESS') ?? '*';
+  if (!/^[A-Za-z0-9.:*\[\]-]+$/.test(value)) throw new InvalidSetting('BIND_ADDRESS', `"${value}" is not an address`);
+  return value;
+}
+
+function word(raw: RawSettings, name: string, fallback: string, pattern: RegExp): string {
+  const value = text(raw, name) ?? fallback;
+  if (!pattern.test(value)) throw new InvalidSetting(name, `"${value}" has characters that are not allowed`);
+  return value;
+}
+
+export function loadSettings(raw: RawSettings = process.env, cwd: string = process.cwd()): Settings {
+  const stateDir = path.resolve(cwd, text(raw, 'STATE_DIR') ?? './state');
+  const consul = text(raw, 'CONSUL_ADDRESS');
+  const dns = text(raw, 'DNS_SERVER');
+  const logLevel = text(raw, 'LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new InvalidSetting('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  const socket = text(raw, 'HAPROXY_MASTER_SOCKET');
+  const reloadQuietMs = integer(raw, 'RELOAD_QUIET_MS', 25, 0, 60000);
+  const reloadMaxDelayMs = integer(raw, 'RELOAD_MAX_DELAY_MS', 500, 0, 600000);
+  if (reloadMaxDelayMs < reloadQuietMs) throw new InvalidSetting('RELOAD_MAX_DELAY_MS', 'must not be less than RELOAD_QUIET_MS');
+  return {
+    consulAddresses: consul ? consul.split(',').map((a) => a.trim()).filter((a) => a !== '').map(parseConsulAddress) : [],
+    consulToken: text(raw, 'CONSUL_TOKEN'),
+    proxyInstanceName: word(raw, 'PROXY_INSTANCE_NAME', 'docker-flow', /^[A-Za-z0-9_.-]+$/),
+    serviceName: word(raw, 'SERVICE_NAME', 'proxy', /^[A-Za-z0-9_.-]+$/),
+    dnsServer: dns ? parseHostPort('DNS_SERVER', dns, 53) : undefined,
+    listen: parseHostPort('LISTEN_ADDRESS', text(raw, 'LISTEN_ADDRESS') ?? '0.0.0.0:8080'),
+    bindAddress: bindAddress(raw),
+    defaultPorts: parseDefaultPorts(text(raw, 'DEFAULT_PORTS') ?? '80'),
+    stateDir,
+    templatesDir: path.resolve(cwd, text(raw, 'TEMPLATES_DIR') ?? DEFAULT_TEMPLATES_DIR),
+    haproxyBin: text(raw, 'HAPROXY_BIN') ?? 'haproxy',
+    haproxyConfig: path.resolve(cwd, text(raw, 'HAPROXY_CONFIG') ?? path.join(stateDir, 'haproxy.cfg')),
+    haproxyMasterSocket: socket ? path.resolve(cwd, socket) : undefined,
+    haproxyResolvers: (text(raw, 'HAPROXY_RESOLVERS') ?? '127.0.0.11:53').split(',').map((s) => parseHostPort('HAPROXY_RESOLVERS', s.trim(), 53)),
+    timeouts: {
+      connect: integer(raw, 'TIMEOUT_CONNECT', 5, 0, 86400),
+      client: integer(raw, 'TIMEOUT_CLIENT', 20, 0, 86400),
+      server: integer(raw, 'TIMEOUT_SERVER', 20, 0, 86400),
+      queue: integer(raw, 'TIMEOUT_QUEUE', 30, 0, 86400),
+      tunnel: integer(raw, 'TIMEOUT_TUNNEL', 3600, 0, 86400 * 7),
+      httpRequest: integer(raw, 'TIMEOUT_HTTP_REQUEST', 5, 0, 86400),
+      httpKeepAlive: integer(raw, 'TIMEOUT_HTTP_KEEP_ALIVE', 15, 0, 86400),
+    },
+    stats: stats(raw),
+    apiAuth: credentials(raw, 'API_USER', 'API_PASS'),
+    logLevel,
+    reloadQuietMs,
+    reloadMaxDelayMs,
+    distributeTimeoutMs: integer(raw, 'DISTRIBUTE_TIMEOUT_MS', 10000, 100, 600000),
+    requestTimeoutMs: integer(raw, 'REQUEST_TIMEOUT_MS', 5000, 100, 600000),
+  };
+}

@@ -1,0 +1,60 @@
+import type { RouteParams } from '../route/route';
+
+/**
+ * One key of the store, decoded. `params` is null when the stored value is not a JSON object of
+ * strings; `error` then says why. Validation of the parameters themselves is the applier's job
+ * (through route/), so a hand edit that is valid JSON but a bad route still reaches it and is
+ * reported there.
+ */
+export interface StoreEntry {
+  readonly serviceName: string;
+  readonly params: RouteParams | null;
+  readonly error?: string;
+}
+
+/**
+ * Everything the store holds under our prefix at one moment. `index` grows with every change
+ * (Consul's X-Consul-Index / Raft index; a counter for the file store), so callers can wait until
+ * a replica has applied at least the index their write returned.
+ */
+export interface StoreSnapshot {
+  readonly index: number;
+  readonly entries: readonly StoreEntry[];
+}
+
+export interface StoreAddressHealth {
+  readonly address: string;
+  readonly reachable: boolean;
+  readonly lastError?: string;
+}
+
+export interface StoreHealth {
+  /** True when the last request to the store succeeded. */
+  readonly reachable: boolean;
+  /** Epoch milliseconds of the last successful request, 0 if none yet. */
+  readonly lastContact: number;
+  readonly lastError?: string;
+  readonly addresses: readonly StoreAddressHealth[];
+  /** How many times the watch loop restarted (error, failover, index reset). */
+  readonly watchRestarts: number;
+}
+
+export interface StoreWatch {
+  stop(): void;
+}
+
+export interface RouteStore {
+  /** A consistent snapshot of every route. Throws StoreUnavailable when the store cannot answer. */
+  list(): Promise<StoreSnapshot>;
+  /** Add or replace the route of params.serviceName. Resolves with the store index of the write. */
+  put(params: RouteParams): Promise<number>;
+  /** Delete the route; idempotent. Resolves with the store index after the delete. */
+  remove(serviceName: string): Promise<number>;
+  /**
+   * Call onChange with the first snapshot and then on every real change (deduplicated by content),
+   * retrying forever on errors. onError is told about each failed attempt.
+   */
+  watch(onChange: (snapshot: StoreSnapshot) => void, onError?: (error: Error) => void): StoreWatch;
+  health(): StoreHealth;
+  close(): Promise<void>;
+}

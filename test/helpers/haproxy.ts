@@ -1,0 +1,105 @@
+import { spawn, spawnSync, ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { sleep, waitFor } from './ports';
+import { tempDir } from './tmp';
+
+export const HAPROXY_BIN = process.env.HAPROXY_BIN ?? 'haproxy';
+
+export interface CheckResult {
+  readonly ok: boolean;
+  readonly output: string;
+}
+
+/** `haproxy -c` on a config text. */
+export function checkConfig(config: string): CheckResult {
+  const dir = tempDir('haproxy-check-');
+  const file = path.join(dir, 'haproxy.cfg');
+  fs.writeFileSync(file, config);
+  const result = spawnSync(HAPROXY_BIN, ['-c', '-q', '-f', file], { encoding: 'utf8' });
+  if (result.error) throw new Error(`cannot run ${HAPROXY_BIN}: ${result.error.message}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { ok: result.status === 0, output: `${result.stdout}${result.stderr}`.trim() };
+}
+
+export interface RunningHaproxy {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly masterSocket: string;
+  readonly pid: number;
+  /** Replace the config and reload through the master CLI; resolves when a new worker runs it. */
+  reload(config: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Send one command to a master (or stats) CLI unix socket and return the whole answer. */
+export async function socketCommand(socketPath: string, command: string): Promise<string> {
+  const net = await import('net');
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(socketPath);
+    let answer = '';
+    socket.setTimeout(5000, () => socket.destroy(new Error(`${command}: no answer from ${socketPath}`)));
+    socket.on('connect', () => socket.write(`${command}\n`));
+    socket.on('data', (chunk) => (answer += chunk.toString()));
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+function workerPids(showProc: string): number[] {
+  return showProc
+    .split('\n')
+    .filter((line) => /\bworker\b/.test(line))
+    .map((line) => Number(line.trim().split(/\s+/)[0]))
+    .filter((pid) => Number.isInteger(pid) && pid > 0);
+}
+
+/**
+ * Start a real HAProxy in master-worker mode with `config`. It fails (rejects) when HAProxy cannot
+ * start; the caller must call stop(). The process is killed at exit if a test forgets.
+ */
+export async function startHaproxy(config: string): Promise<RunningHaproxy> {
+  const check = checkConfig(config);
+  if (!check.ok) throw new Error(`haproxy -c rejected the test config:\n${check.output}\n---\n${config}`);
+  const dir = tempDir('haproxy-run-');
+  const configPath = path.join(dir, 'haproxy.cfg');
+  const masterSocket = path.join(dir, 'master.sock');
+  fs.writeFileSync(configPath, config);
+  const child: ChildProcess = spawn(HAPROXY_BIN, ['-W', '-db', '-S', masterSocket, '-f', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  const killAtExit = () => child.kill('SIGKILL');
+  process.on('exit', killAtExit);
+  await waitFor('HAProxy master socket and first worker', async () => {
+    if (exited) throw new Error(`haproxy exited: ${stderr}`);
+    if (!fs.existsSync(masterSocket)) return false;
+    return workerPids(await socketCommand(masterSocket, 'show proc')).length > 0;
+  }, 10000);
+  if (exited) throw new Error(`haproxy exited: ${stderr}`);
+  return {
+    dir,
+    configPath,
+    masterSocket,
+    pid: child.pid ?? 0,
+    async reload(next: string) {
+      const before = workerPids(await socketCommand(masterSocket, 'show proc'));
+      fs.writeFileSync(configPath, next);
+      await socketCommand(masterSocket, 'reload');
+      await waitFor('a new HAProxy worker after reload', async () => {
+        const now = workerPids(await socketCommand(masterSocket, 'show proc'));
+        return now.some((pid) => !before.includes(pid));
+      }, 10000);
+    },
+    async stop() {
+      process.removeListener('exit', killAtExit);
+      if (exited) return;
+      const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      await Promise.race([done, sleep(5000)]);
+      if (!exited) child.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
