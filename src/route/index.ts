@@ -1,1 +1,3 @@
 export * from './route';
+export { parseRoute, parseServiceName, normalizeParams, paramsFromArgs, MAX_DESTINATION_INDEX } from './params';
+export { PATH_TYPES, REQUEST_HEADER_FETCHES, RESPONSE_HEADER_FETCHES, SERVICE_DOMAIN_ALGOS } from './values';

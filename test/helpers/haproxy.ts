@@ -39,7 +39,8 @@ export async function socketCommand(socketPath: string, command: string): Promis
     const socket = net.connect(socketPath);
     let answer = '';
     socket.setTimeout(5000, () => socket.destroy(new Error(`${command}: no answer from ${socketPath}`)));
-    socket.on('connect', () => socket.write(`${command}\n`));
+    // The master CLI of HAProxy 2.6 answers and closes only once our side is half-closed.
+    socket.on('connect', () => socket.end(`${command}\n`));
     socket.on('data', (chunk) => (answer += chunk.toString()));
     socket.on('end', () => resolve(answer));
     socket.on('error', reject);

@@ -1,0 +1,7 @@
+export { loadTemplates, MAIN_TEMPLATE } from './templates';
+export type { Templates, RenderResult } from './templates';
+export { watchTemplates } from './template-watcher';
+export type { TemplateWatcher } from './template-watcher';
+export { buildView } from './view';
+export type { ConfigView, RouteProblem } from './view';
+export { quote } from './quote';

@@ -1,0 +1,116 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import Handlebars from 'handlebars';
+import { TemplateError } from '../errors';
+import { parseRoute } from '../route/params';
+import { Route } from '../route/route';
+import { Settings, loadSettings } from '../settings';
+import { BuiltView, RouteProblem, buildView, ConfigView } from './view';
+
+export const MAIN_TEMPLATE = 'haproxy.cfg.hbs';
+
+export interface RenderResult {
+  readonly config: string;
+  /** Destinations left out of the config (e.g. two tcp services on one srcPort), and why. */
+  readonly problems: readonly RouteProblem[];
+}
+
+/** A compiled template set. Rendering is pure: no I/O, same input, same text. */
+export interface Templates {
+  readonly dir: string;
+  render(routes: readonly Route[], settings: Settings): string;
+  renderWithProblems(routes: readonly Route[], settings: Settings): RenderResult;
+}
+
+type Compiled = (view: ConfigView) => string;
+
+/**
+ * noEscape: HTML escaping must never alter a config; strict: a missing field is an error, not an
+ * empty string. Only the built-in helpers and no @data variables: both make rendering faster.
+ */
+const COMPILE_OPTIONS = { noEscape: true, strict: true, knownHelpersOnly: true, data: false };
+
+function readTemplates(dir: string): Map<string, string> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((name) => name.endsWith('.hbs'));
+  } catch (error) {
+    throw new TemplateError(`cannot read templates directory ${dir}: ${(error as Error).message}`);
+  }
+  if (!names.includes(MAIN_TEMPLATE)) throw new TemplateError(`${path.join(dir, MAIN_TEMPLATE)} is missing`);
+  const sources = new Map<string, string>();
+  for (const name of names) sources.set(name, fs.readFileSync(path.join(dir, name), 'utf8'));
+  return sources;
+}
+
+/** Compile eagerly so a syntax error names its file now, not at the first render. */
+function compileOne(env: typeof Handlebars, file: string, source: string): Handlebars.TemplateDelegate {
+  try {
+    env.precompile(source, COMPILE_OPTIONS);
+    return env.compile(source, COMPILE_OPTIONS);
+  } catch (error) {
+    throw new TemplateError(`template ${file}: ${(error as Error).message}`);
+  }
+}
+
+function compileAll(sources: Map<string, string>): Compiled {
+  const env = Handlebars.create();
+  let main: Handlebars.TemplateDelegate | undefined;
+  for (const [file, source] of sources) {
+    const compiled = compileOne(env, file, source);
+    if (file === MAIN_TEMPLATE) main = compiled;
+    else env.registerPartial(file.slice(0, -'.hbs'.length), compiled);
+  }
+  if (!main) throw new TemplateError(`${MAIN_TEMPLATE} is missing`);
+  const template = main;
+  return (view) => template(view);
+}
+
+function renderView(dir: string, compiled: Compiled, built: BuiltView): string {
+  try {
+    return compiled(built.view);
+  } catch (error) {
+    throw new TemplateError(`templates in ${dir}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Routes that use every part of the view, so that a trial render at load time finds a missing
+ * partial or a misspelt field (strict mode) before the templates are used for real.
+ */
+function sampleInput(): { routes: Route[]; settings: Settings } {
+  const settings = loadSettings({ STATS_USER: 'u', STATS_PASS: 'p', DEFAULT_PORTS: '80,443:ssl' });
+  const routes = [
+    { serviceName: 'a', servicePath: '/a', serviceDomain: 'a.test,*b.test', port: '1', users: 'u:p', httpsOnly: 'true', redirectWhenHttpProto: 'true', reqPathSearch: '^/a', reqPathReplace: '/', addReqHeader: 'X-A a', delResHeader: 'X-B', timeoutServer: '1', timeoutTunnel: '1', isDefaultBackend: 'true' },
+    { serviceName: 'b', port: '1', srcPort: '81', reqMode: 'tcp' },
+    { serviceName: 'c', port: '1', srcPort: '82', reqMode: 'sni', serviceDomain: 'c.test' },
+  ].map(parseRoute);
+  return { routes, settings };
+}
+
+function templatesFrom(dir: string, compiled: Compiled): Templates {
+  const renderWithProblems = (routes: readonly Route[], settings: Settings): RenderResult => {
+    const built = buildView(routes, settings);
+    return { config: renderView(dir, compiled, built), problems: built.problems };
+  };
+  return {
+    dir,
+    renderWithProblems,
+    render: (routes, settings) => renderWithProblems(routes, settings).config,
+  };
+}
+
+/**
+ * Read `haproxy.cfg.hbs` and every other `*.hbs` (a partial named after its file) from `dir`,
+ * compile them (noEscape: HTML escaping must never alter a config; strict: a missing field is an
+ * error) and try them once. Throws TemplateError naming the problem.
+ */
+export function loadTemplates(dir: string): Templates {
+  const templates = templatesFrom(dir, compileAll(readTemplates(dir)));
+  const sample = sampleInput();
+  templates.render(sample.routes, sample.settings);
+  const sampleWithStatsPort = { ...sample.settings, stats: { user: 'u', pass: 'p', uri: '/s', port: 83 } };
+  templates.render(sample.routes, sampleWithStatsPort);
+  templates.render([], sample.settings);
+  return templates;
+}

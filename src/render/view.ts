@@ -1,0 +1,363 @@
+import { Destination, Route } from '../route/route';
+import { Settings } from '../settings';
+import { headerLogFormat, literalLogFormat, quote } from './quote';
+
+/**
+ * Routes + settings -> plain data for the templates. All decisions live here (ordering, names,
+ * quoting, conflicts) so templates stay declarative and users can replace them without
+ * re-implementing the rules. Every field is always present (false or [] when unused) because
+ * the templates are compiled in Handlebars strict mode.
+ */
+
+export interface AclView {
+  readonly name: string;
+  /** Fetch and flags, e.g. `path_beg` or `hdr(host) -i`. */
+  readonly match: string;
+  /** Quoted patterns, space separated. */
+  readonly patterns: string;
+}
+
+export interface UseBackendView {
+  readonly backend: string;
+  /** ACL names that must all match; empty: always. */
+  readonly condition: string;
+}
+
+export interface HttpFrontendView {
+  readonly name: string;
+  readonly binds: readonly string[];
+  /** DEFAULT_PORTS entries with `:ssl`, not bound (no certificate support yet). */
+  readonly skippedSslPorts: readonly number[];
+  readonly acls: readonly AclView[];
+  readonly useBackends: readonly UseBackendView[];
+  readonly defaultBackend: string | false;
+  /** Stats on the HTTP frontend when STATS_PORT is not set. */
+  readonly stats: StatsView | false;
+}
+
+export interface TcpFrontendView {
+  readonly name: string;
+  readonly bind: string;
+  readonly mode: 'tcp' | 'sni';
+  readonly acls: readonly AclView[];
+  readonly useBackends: readonly UseBackendView[];
+  readonly defaultBackend: string | false;
+}
+
+export interface HeaderRuleView {
+  /** `add-header`, `set-header` or `del-header`. */
+  readonly action: string;
+  readonly name: string;
+  /** Quoted log-format value; false for del-header. */
+  readonly value: string | false;
+}
+
+export interface BackendView {
+  readonly name: string;
+  readonly mode: 'http' | 'tcp';
+  readonly serviceName: string;
+  readonly timeoutServer: number | false;
+  readonly timeoutTunnel: number | false;
+  /** Userlist name when the route has users. */
+  readonly userlist: string | false;
+  readonly realm: string;
+  readonly httpsOnly: boolean;
+  readonly redirectWhenHttpProto: boolean;
+  readonly replacePath: { readonly search: string; readonly replace: string } | false;
+  readonly requestHeaders: readonly HeaderRuleView[];
+  readonly responseHeaders: readonly HeaderRuleView[];
+  readonly server: { readonly name: string; readonly address: string };
+}
+
+export interface UserlistView {
+  readonly name: string;
+  /** `password` (crypt hash) or `insecure-password`. */
+  readonly kind: string;
+  readonly users: readonly { readonly name: string; readonly password: string }[];
+}
+
+export interface StatsView {
+  readonly uri: string;
+  readonly auth: string;
+  readonly bind: string | false;
+}
+
+export interface ConfigView {
+  readonly timeouts: Settings['timeouts'];
+  readonly resolvers: readonly { readonly name: string; readonly address: string }[];
+  readonly userlists: readonly UserlistView[];
+  readonly httpFrontend: HttpFrontendView;
+  readonly tcpFrontends: readonly TcpFrontendView[];
+  readonly backends: readonly BackendView[];
+  /** The stats frontend of its own (STATS_PORT). */
+  readonly statsFrontend: StatsView | false;
+}
+
+/** A destination left out of the config, and why. */
+export interface RouteProblem {
+  readonly serviceName: string;
+  readonly message: string;
+}
+
+export interface BuiltView {
+  readonly view: ConfigView;
+  readonly problems: readonly RouteProblem[];
+}
+
+/** Hands out names, adding `_2`, `_3` ... when DFP's naming scheme would repeat one. */
+class UniqueNames {
+  private readonly used = new Set<string>();
+
+  take(base: string): string {
+    let name = base;
+    for (let n = 2; this.used.has(name); n++) name = `${base}_${n}`;
+    this.used.add(name);
+    return name;
+  }
+}
+
+interface Placed {
+  readonly route: Route;
+  readonly destination: Destination;
+  readonly backend: string;
+}
+
+function bindOf(settings: Settings, port: number): string {
+  return `${settings.bindAddress}:${port}`;
+}
+
+function compareText(a: string, b: string): number {
+  if (a === b) return 0;
+  return a < b ? -1 : 1;
+}
+
+/** `/.well-known` first, a `/` path without a domain last, otherwise by aclName (CONTRACT.md 4). */
+function httpRank(d: Destination): number {
+  if (d.servicePath.some((p) => p.startsWith('/.well-known'))) return 0;
+  if (d.serviceDomain.length === 0 && d.servicePath.includes('/')) return 2;
+  return 1;
+}
+
+interface Ranked {
+  readonly placed: Placed;
+  readonly rank: number;
+}
+
+function compareHttp({ placed: a, rank: rankA }: Ranked, { placed: b, rank: rankB }: Ranked): number {
+  return (
+    rankA - rankB ||
+    compareText(a.route.aclName, b.route.aclName) ||
+    compareText(a.route.serviceName, b.route.serviceName) ||
+    a.destination.index - b.destination.index
+  );
+}
+
+function domainAcls(name: string, domains: readonly string[], algo: string, sni: boolean): AclView[] {
+  const exact = domains.filter((d) => !d.startsWith('*'));
+  const suffixes = domains.filter((d) => d.startsWith('*')).map((d) => d.slice(1));
+  const acls: AclView[] = [];
+  const exactMatch = sni ? 'req_ssl_sni -i' : `${algo} -i`;
+  const suffixMatch = sni ? 'req_ssl_sni -i -m end' : 'hdr_end(host) -i';
+  // Two ACL lines with one name are ORed by HAProxy: exact and wildcard domains share the name.
+  if (exact.length > 0) acls.push({ name, match: exactMatch, patterns: exact.map(quote).join(' ') });
+  if (suffixes.length > 0) acls.push({ name, match: suffixMatch, patterns: suffixes.map(quote).join(' ') });
+  return acls;
+}
+
+function httpEntry(placed: Placed, aclNames: UniqueNames): { acls: AclView[]; use: UseBackendView } {
+  const { route, destination: d } = placed;
+  const base = aclNames.take(`${route.aclName}${d.port}${d.index === 0 ? '' : `_${d.index}`}`);
+  const acls: AclView[] = [];
+  const condition: string[] = [];
+  if (d.servicePath.length > 0) {
+    acls.push({ name: `url_${base}`, match: d.pathType, patterns: d.servicePath.map(quote).join(' ') });
+    condition.push(`url_${base}`);
+  }
+  if (d.serviceDomain.length > 0) {
+    acls.push(...domainAcls(`domain_${base}`, d.serviceDomain, route.serviceDomainAlgo, false));
+    condition.push(`domain_${base}`);
+  }
+  return { acls, use: { backend: placed.backend, condition: condition.join(' ') } };
+}
+
+function headerRules(addList: readonly string[], setList: readonly string[], delList: readonly string[]): HeaderRuleView[] {
+  const withValue = (action: string) => (entry: string): HeaderRuleView => {
+    const space = entry.indexOf(' ');
+    return { action, name: entry.slice(0, space), value: quote(headerLogFormat(entry.slice(space + 1))) };
+  };
+  return [
+    ...addList.map(withValue('add-header')),
+    ...setList.map(withValue('set-header')),
+    ...delList.map((name): HeaderRuleView => ({ action: 'del-header', name, value: false })),
+  ];
+}
+
+function userlistName(route: Route): string | false {
+  return route.users.length > 0 ? `${route.serviceName}Users` : false;
+}
+
+function backendView(placed: Placed): BackendView {
+  const { route, destination: d } = placed;
+  const http = d.reqMode === 'http';
+  const host = d.outboundHostname ?? route.serviceName;
+  return {
+    name: placed.backend,
+    mode: http ? 'http' : 'tcp',
+    serviceName: route.serviceName,
+    timeoutServer: route.timeoutServer ?? false,
+    timeoutTunnel: route.timeoutTunnel ?? false,
+    userlist: http ? userlistName(route) : false,
+    realm: `${route.serviceName}Realm`,
+    httpsOnly: http && d.httpsOnly,
+    redirectWhenHttpProto: http && d.redirectWhenHttpProto,
+    replacePath:
+      http && d.reqPathSearch !== undefined && d.reqPathReplace !== undefined
+        ? { search: quote(d.reqPathSearch), replace: quote(literalLogFormat(d.reqPathReplace)) }
+        : false,
+    requestHeaders: http ? headerRules(route.addReqHeader, route.setReqHeader, route.delReqHeader) : [],
+    responseHeaders: http ? headerRules(route.addResHeader, route.setResHeader, route.delResHeader) : [],
+    server: { name: route.serviceName, address: `${host}:${d.port}` },
+  };
+}
+
+function userlistView(route: Route): UserlistView {
+  return {
+    name: `${route.serviceName}Users`,
+    kind: route.usersPassEncrypted ? 'password' : 'insecure-password',
+    users: route.users.map((u) => ({ name: u.name, password: quote(u.password) })),
+  };
+}
+
+/** Backend names: `<serviceName>-be<port>`, made unique when two destinations share a port. */
+function placeAll(routes: readonly Route[]): Placed[] {
+  const names = new UniqueNames();
+  const placed: Placed[] = [];
+  for (const route of routes) {
+    for (const destination of route.destinations) {
+      placed.push({ route, destination, backend: names.take(`${route.serviceName}-be${destination.port}`) });
+    }
+  }
+  return placed;
+}
+
+function statsView(settings: Settings): StatsView | false {
+  const stats = settings.stats;
+  if (!stats) return false;
+  return {
+    uri: quote(stats.uri),
+    auth: quote(`${stats.user}:${stats.pass}`),
+    bind: stats.port === undefined ? false : bindOf(settings, stats.port),
+  };
+}
+
+interface TcpGroup {
+  readonly mode: 'tcp' | 'sni';
+  readonly members: Placed[];
+}
+
+/** Ports the HTTP and stats frontends hold; a tcp/sni route cannot take them. */
+function reservedPorts(settings: Settings): Set<number> {
+  const ports = new Set(settings.defaultPorts.map((p) => p.port));
+  if (settings.stats?.port !== undefined) ports.add(settings.stats.port);
+  return ports;
+}
+
+/** Group tcp and sni destinations by srcPort; what cannot share a port is reported, not rendered. */
+function groupTcp(placed: readonly Placed[], settings: Settings, problems: RouteProblem[]): Map<number, TcpGroup> {
+  const reserved = reservedPorts(settings);
+  const groups = new Map<number, TcpGroup>();
+  for (const p of placed) {
+    const port = p.destination.srcPort ?? 0;
+    const mode = p.destination.reqMode === 'sni' ? 'sni' : 'tcp';
+    const group = groups.get(port);
+    const report = (message: string) => problems.push({ serviceName: p.route.serviceName, message });
+    if (reserved.has(port)) report(`srcPort ${port} is used by the HTTP or stats frontend`);
+    else if (!group) groups.set(port, { mode, members: [p] });
+    else if (group.mode !== mode) report(`srcPort ${port} is already a ${group.mode} frontend`);
+    else if (mode === 'tcp') report(`srcPort ${port} is already taken by tcp service ${group.members[0].route.serviceName}`);
+    else group.members.push(p);
+  }
+  return groups;
+}
+
+function tcpFrontendView(port: number, group: TcpGroup, settings: Settings, aclNames: UniqueNames): TcpFrontendView {
+  const bind = bindOf(settings, port);
+  if (group.mode === 'tcp') {
+    return { name: `tcpFE_${port}`, bind, mode: 'tcp', acls: [], useBackends: [], defaultBackend: group.members[0].backend };
+  }
+  const acls: AclView[] = [];
+  const useBackends: UseBackendView[] = [];
+  let defaultBackend: string | false = false;
+  for (const p of group.members) {
+    // An sni destination without a domain catches whatever no other service on the port matched.
+    if (p.destination.serviceDomain.length === 0) {
+      defaultBackend = defaultBackend || p.backend;
+      continue;
+    }
+    const name = aclNames.take(`sni_${p.route.aclName}${p.destination.port}${p.destination.index === 0 ? '' : `_${p.destination.index}`}`);
+    acls.push(...domainAcls(name, p.destination.serviceDomain, '', true));
+    useBackends.push({ backend: p.backend, condition: name });
+  }
+  return { name: `sni_${port}`, bind, mode: 'sni', acls, useBackends, defaultBackend };
+}
+
+function httpFrontendView(http: readonly Placed[], settings: Settings, stats: StatsView | false): HttpFrontendView {
+  const aclNames = new UniqueNames();
+  const acls: AclView[] = [];
+  const useBackends: UseBackendView[] = [];
+  // The rank is computed once per destination, not once per comparison: 10,000 routes sort fast.
+  const ranked = http.map((placed): Ranked => ({ placed, rank: httpRank(placed.destination) })).sort(compareHttp);
+  for (const { placed } of ranked) {
+    const entry = httpEntry(placed, aclNames);
+    acls.push(...entry.acls);
+    useBackends.push(entry.use);
+  }
+  const defaultRoute = http.find((p) => p.route.isDefaultBackend);
+  return {
+    name: 'services',
+    binds: settings.defaultPorts.filter((p) => !p.ssl).map((p) => bindOf(settings, p.port)),
+    skippedSslPorts: settings.defaultPorts.filter((p) => p.ssl).map((p) => p.port),
+    acls,
+    useBackends,
+    defaultBackend: defaultRoute ? defaultRoute.backend : false,
+    stats: stats && stats.bind === false ? stats : false,
+  };
+}
+
+/** The store has one route per serviceName; a caller's list might not, and names must not repeat. */
+function uniqueServices(routes: readonly Route[], problems: RouteProblem[]): Route[] {
+  const seen = new Set<string>();
+  return routes.filter((route) => {
+    if (!seen.has(route.serviceName)) {
+      seen.add(route.serviceName);
+      return true;
+    }
+    problems.push({ serviceName: route.serviceName, message: 'another route has the same serviceName' });
+    return false;
+  });
+}
+
+/** Build the view; routes are taken in serviceName order so names and conflicts are stable. */
+export function buildView(routes: readonly Route[], settings: Settings): BuiltView {
+  const problems: RouteProblem[] = [];
+  const sorted = uniqueServices(routes, problems).sort((a, b) => compareText(a.serviceName, b.serviceName));
+  const placed = placeAll(sorted);
+  const http = placed.filter((p) => p.destination.reqMode === 'http');
+  const groups = groupTcp(placed.filter((p) => p.destination.reqMode !== 'http'), settings, problems);
+  const sniNames = new UniqueNames();
+  const tcpFrontends = [...groups.entries()].sort((a, b) => a[0] - b[0]).map(([port, group]) => tcpFrontendView(port, group, settings, sniNames));
+  const served = new Set<Placed>([...http, ...[...groups.values()].flatMap((g) => g.members)]);
+  const stats = statsView(settings);
+  return {
+    view: {
+      timeouts: settings.timeouts,
+      resolvers: settings.haproxyResolvers.map((r, i) => ({ name: `dns${i}`, address: `${r.host}:${r.port}` })),
+      userlists: sorted.filter((r) => r.users.length > 0).map(userlistView),
+      httpFrontend: httpFrontendView(http, settings, stats),
+      tcpFrontends,
+      backends: placed.filter((p) => served.has(p)).map(backendView),
+      statsFrontend: stats && stats.bind !== false ? stats : false,
+    },
+    problems,
+  };
+}

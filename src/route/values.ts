@@ -1,0 +1,142 @@
+import { InvalidParameter } from '../errors';
+
+/**
+ * Checks for single parameter values. The rule behind each: a value goes into haproxy.cfg either
+ * as a bare word (then it may only hold characters HAProxy never splits or interprets) or as a
+ * quoted string produced by render/quote.ts (then it must be printable ASCII: no CR/LF or other
+ * control characters, which no quoting can carry). Each check returns the value it accepted.
+ */
+
+export const PATH_TYPES = ['path_beg', 'path', 'path_dir', 'path_end', 'path_reg', 'path_sub'] as const;
+export const SERVICE_DOMAIN_ALGOS = ['hdr(host)', 'hdr_beg(host)', 'hdr_end(host)', 'hdr_dom(host)', 'hdr_sub(host)', 'hdr_reg(host)'] as const;
+
+/**
+ * Sample fetches a header value may use as `%[name]` (DFP documents `%[dst_port]`). Any other
+ * `%` is literal text. An allowlist keeps every accepted value valid for `haproxy -c`.
+ */
+export const RESPONSE_HEADER_FETCHES = ['src', 'src_port', 'dst', 'dst_port', 'ssl_fc', 'ssl_fc_sni', 'date', 'uuid'] as const;
+/** A request header may also use fetches of the request, which responses no longer have. */
+export const REQUEST_HEADER_FETCHES = [...RESPONSE_HEADER_FETCHES, 'path', 'base', 'method', 'url'] as const;
+
+const PRINTABLE = /^[\x20-\x7e]+$/;
+const NAME = /^[A-Za-z0-9_.-]+$/;
+const HOSTNAME = /^[A-Za-z0-9_.-]+$/;
+const DOMAIN = /^\*?[A-Za-z0-9_.-]+(:\d{1,5})?$/;
+const HEADER_NAME = /^[A-Za-z0-9!&*+.^_`|~-]+$/;
+const USER_NAME = /^[A-Za-z0-9_.@-]+$/;
+const MAX_NAME_LENGTH = 200;
+const TRUE_WORDS = ['1', 't', 'true'];
+const FALSE_WORDS = ['0', 'f', 'false'];
+
+export function csv(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+function describe(value: string): string {
+  return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}...` : value);
+}
+
+function matching(parameter: string, value: string, pattern: RegExp, allowed: string): string {
+  if (!pattern.test(value)) throw new InvalidParameter(parameter, `${describe(value)} may only contain ${allowed}`);
+  return value;
+}
+
+/** Text that will be quoted: printable ASCII only (control characters cannot be quoted). */
+export function printable(parameter: string, value: string): string {
+  return matching(parameter, value, PRINTABLE, 'printable ASCII characters (no control characters)');
+}
+
+export function checkName(parameter: string, value: string): string {
+  if (value.length > MAX_NAME_LENGTH) throw new InvalidParameter(parameter, `is longer than ${MAX_NAME_LENGTH} characters`);
+  return matching(parameter, value, NAME, 'letters, digits, "_", "." and "-"');
+}
+
+export function checkHostname(parameter: string, value: string): string {
+  return matching(parameter, value, HOSTNAME, 'letters, digits, "_", "." and "-"');
+}
+
+/** `example.com`, `example.com:8080`, or `*example.com` (matches by suffix). */
+export function checkDomain(parameter: string, value: string): string {
+  if (value === '*') throw new InvalidParameter(parameter, '"*" needs a domain suffix after it');
+  return matching(parameter, value, DOMAIN, 'a host name, optionally with a leading "*" and a ":port"');
+}
+
+export function checkHeaderName(parameter: string, value: string): string {
+  return matching(parameter, value, HEADER_NAME, 'header name characters (letters, digits, "-", "_", ...)');
+}
+
+export function checkHeaderValue(parameter: string, value: string, fetches: readonly string[]): string {
+  printable(parameter, value);
+  for (const fetch of value.matchAll(/%\[([^\]]*)\]/g)) {
+    if (!fetches.includes(fetch[1])) {
+      throw new InvalidParameter(parameter, `%[${fetch[1]}] is not one of ${fetches.map((f) => `%[${f}]`).join(', ')}`);
+    }
+  }
+  return value;
+}
+
+export function checkUserName(parameter: string, value: string): string {
+  return matching(parameter, value, USER_NAME, 'letters, digits, "_", ".", "@" and "-"');
+}
+
+export function checkPassword(parameter: string, value: string): string {
+  if (value === '') throw new InvalidParameter(parameter, 'the password is empty');
+  return printable(parameter, value);
+}
+
+export function booleanValue(parameter: string, value: string): boolean {
+  const lower = value.toLowerCase();
+  if (TRUE_WORDS.includes(lower)) return true;
+  if (FALSE_WORDS.includes(lower)) return false;
+  throw new InvalidParameter(parameter, `${describe(value)} is not true or false`);
+}
+
+export function numberInRange(parameter: string, value: string, min: number, max: number): number {
+  if (!/^\d{1,10}$/.test(value)) throw new InvalidParameter(parameter, `${describe(value)} is not a whole number`);
+  const n = Number(value);
+  if (n < min || n > max) throw new InvalidParameter(parameter, `${n} is outside ${min}..${max}`);
+  return n;
+}
+
+export function oneOf<T extends string>(parameter: string, value: string, allowed: readonly T[]): T {
+  const found = allowed.find((a) => a === value);
+  if (found === undefined) throw new InvalidParameter(parameter, `${describe(value)} is not one of ${allowed.join(', ')}`);
+  return found;
+}
+
+/**
+ * A regular expression for HAProxy's PCRE2. JavaScript's unicode mode is stricter than PCRE for
+ * the syntax people write; the constructs where PCRE2 is stricter than JavaScript are refused.
+ */
+export function checkRegex(parameter: string, value: string): string {
+  printable(parameter, value);
+  if (/\(\?<[=!]/.test(value)) throw new InvalidParameter(parameter, 'lookbehind is not supported');
+  if (/\[\^?\]/.test(value)) throw new InvalidParameter(parameter, 'an empty character class is not supported');
+  if (/\\[pPk]/.test(value)) throw new InvalidParameter(parameter, '\\p, \\P and \\k are not supported');
+  try {
+    new RegExp(value, 'u');
+  } catch (error) {
+    throw new InvalidParameter(parameter, `is not a valid regular expression: ${(error as Error).message}`);
+  }
+  return value;
+}
+
+/** The replacement of reqPathSearch: text with `\1`-style back-references; `%` is literal. */
+export function checkReplacement(parameter: string, value: string): string {
+  if (value === '') throw new InvalidParameter(parameter, 'is required with reqPathSearch');
+  return printable(parameter, value);
+}
+
+/** A servicePath item. Paths are matched literally, except with pathType path_reg. */
+export function checkPath(parameter: string, value: string, pathType: string): string {
+  if (pathType === 'path_reg') return checkRegex(parameter, value);
+  matching(parameter, value, /^[\x21-\x7e]+$/, 'printable ASCII characters without spaces');
+  if ((pathType === 'path_beg' || pathType === 'path') && !value.startsWith('/')) {
+    throw new InvalidParameter(parameter, `${describe(value)} must start with "/"`);
+  }
+  return value;
+}
