@@ -53,8 +53,11 @@ export interface RouteStore {
   /**
    * Call onChange with the first snapshot and then on every real change (deduplicated by content),
    * retrying forever on errors. onError is told about each failed attempt.
+   * onIndex is told every index the store reports, also when the content did not change (a put of
+   * the same value still advances Consul's index): whoever waits for "applied index >= the index
+   * my write returned" needs it, because such a write produces no onChange.
    */
-  watch(onChange: (snapshot: StoreSnapshot) => void, onError?: (error: Error) => void): StoreWatch;
+  watch(onChange: (snapshot: StoreSnapshot) => void, onError?: (error: Error) => void, onIndex?: (index: number) => void): StoreWatch;
   health(): StoreHealth;
   close(): Promise<void>;
 }

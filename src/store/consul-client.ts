@@ -1,0 +1,253 @@
+import * as http from 'http';
+import * as https from 'https';
+import { StoreUnavailable } from '../errors';
+import type { StoreAddressHealth } from './route-store';
+
+/**
+ * The request layer in front of Consul's HTTP API: timeouts, the ACL token, and failover across
+ * CONSUL_ADDRESS.
+ *
+ * Node's http is used directly rather than the npm `consul` client because this layer has to see
+ * every response as it is: the X-Consul-Index header of each answer, the exact status (a 5xx means
+ * "try the next address", any other non-2xx goes back to the caller), which address failed, and
+ * an abort that ends a blocking query at once on failover or close. It also gives each address a
+ * bounded keep-alive pool: Consul refuses more than 200 connections per client IP by default, and
+ * hundreds of concurrent writes must queue rather than trip that limit.
+ */
+
+export interface ConsulRequest {
+  readonly method: 'GET' | 'PUT' | 'DELETE';
+  /** Path below the address, e.g. `/v1/kv/docker-flow/services/`. */
+  readonly path: string;
+  readonly query?: Readonly<Record<string, string>>;
+  readonly body?: string;
+  /**
+   * Makes the first attempt a blocking query: `query` (index, wait) is added to it, and
+   * `extraTimeoutMs` (the wait) to its timeout. Every retry after a failure is a plain read: a
+   * failover resets the watch index anyway, and a retry must not park for the whole wait on a
+   * server that may have no leader.
+   */
+  readonly blocking?: { readonly query: Readonly<Record<string, string>>; readonly extraTimeoutMs: number };
+  /** Aborting it ends the request without counting it against the address. */
+  readonly signal?: AbortSignal;
+}
+
+export interface ConsulResponse {
+  readonly status: number;
+  /** X-Consul-Index, 0 when the answer has none. */
+  readonly index: number;
+  readonly body: string;
+  readonly address: string;
+}
+
+export interface ConsulClientOptions {
+  /** Normalized base URLs (settings.parseConsulAddress). */
+  readonly addresses: readonly string[];
+  readonly token?: string;
+  readonly timeoutMs: number;
+  /** Sockets per address; requests beyond it queue. */
+  readonly maxSockets?: number;
+}
+
+export type FailoverListener = (from: string, to: string, reason: string) => void;
+
+/** Raised when the caller's signal aborted a request: not a failure of the address. */
+export class RequestAborted extends Error {
+  constructor() {
+    super('request aborted');
+    this.name = 'RequestAborted';
+  }
+}
+
+interface AddressState {
+  readonly address: string;
+  readonly agent: http.Agent;
+  reachable: boolean;
+  lastError?: string;
+}
+
+/** What one attempt at one address produced: an answer, or why there was none. */
+type Attempt = { readonly response: ConsulResponse } | { readonly failure: string };
+
+export class ConsulClient {
+  private readonly states: AddressState[];
+  private current = 0;
+  private readonly listeners = new Set<FailoverListener>();
+  private lastOk = false;
+  private lastContactMs = 0;
+  private lastFailure?: string;
+
+  constructor(private readonly options: ConsulClientOptions) {
+    if (options.addresses.length === 0) throw new Error('ConsulClient needs at least one address');
+    this.states = options.addresses.map((address) => ({
+      address,
+      agent: agentFor(address, options.maxSockets ?? 64),
+      reachable: false,
+    }));
+  }
+
+  /** The address requests go to first. */
+  get address(): string {
+    return this.states[this.current].address;
+  }
+
+  /** Be told whenever the client moves to another address; returns the unsubscribe function. */
+  onFailover(listener: FailoverListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Send `request` to the current address; on a connection error, a timeout or a 5xx, move on to
+   * the next address and try there. Any answer below 500 is returned as is (a 404 is an answer).
+   * When a whole round of addresses failed, go round again after a short pause until the request
+   * timeout has passed since the first failure: while a new leader is elected, every server
+   * answers 500 at once, and a write should wait out those seconds rather than fail. Throws
+   * StoreUnavailable naming every address and its last failure.
+   */
+  async request(request: ConsulRequest): Promise<ConsulResponse> {
+    const failures = new Map<string, string>();
+    const response = await this.round(request, failures);
+    if (response) return response;
+    const firstFailure = Date.now();
+    const plain = withoutBlocking(request);
+    for (let round = 0; ; round++) {
+      const left = this.options.timeoutMs - (Date.now() - firstFailure);
+      if (left <= 0) break;
+      await delay(Math.min(50 * 2 ** round, 500, left), request.signal);
+      const retried = await this.round(plain, failures);
+      if (retried) return retried;
+    }
+    const reasons = [...failures].map(([address, reason]) => `${address}: ${reason}`).join('; ');
+    throw new StoreUnavailable(`Consul is unavailable: no address answered ${request.method} ${request.path} (${reasons})`);
+  }
+
+  /** Try each address once, starting at the current one; undefined when none answered. */
+  private async round(request: ConsulRequest, failures: Map<string, string>): Promise<ConsulResponse | undefined> {
+    const start = this.current;
+    for (let step = 0; step < this.states.length; step++) {
+      if (request.signal?.aborted) throw new RequestAborted();
+      const i = (start + step) % this.states.length;
+      const attempt = await this.attempt(this.states[i], step === 0 ? request : withoutBlocking(request));
+      if (request.signal?.aborted) throw new RequestAborted();
+      if ('response' in attempt) {
+        this.markOk(this.states[i]);
+        return attempt.response;
+      }
+      failures.set(this.states[i].address, attempt.failure);
+      this.markFailed(i, attempt.failure);
+    }
+    return undefined;
+  }
+
+  health(): { reachable: boolean; lastContact: number; lastError?: string; addresses: StoreAddressHealth[] } {
+    return {
+      reachable: this.lastOk,
+      lastContact: this.lastContactMs,
+      lastError: this.lastFailure,
+      addresses: this.states.map((s) => ({ address: s.address, reachable: s.reachable, lastError: s.lastError })),
+    };
+  }
+
+  close(): void {
+    this.listeners.clear();
+    for (const state of this.states) state.agent.destroy();
+  }
+
+  private markOk(state: AddressState): void {
+    state.reachable = true;
+    state.lastError = undefined;
+    this.lastOk = true;
+    this.lastContactMs = Date.now();
+    this.lastFailure = undefined;
+  }
+
+  /**
+   * Move past the address at `failed`, unless a concurrent request already did: a burst of
+   * requests failing on one dead address must move the client one step, not skip good addresses.
+   */
+  private markFailed(failed: number, reason: string): void {
+    const state = this.states[failed];
+    state.reachable = false;
+    state.lastError = reason;
+    this.lastOk = false;
+    this.lastFailure = `${state.address}: ${reason}`;
+    if (this.current !== failed || this.states.length === 1) return;
+    this.current = (failed + 1) % this.states.length;
+    for (const listener of this.listeners) listener(state.address, this.address, reason);
+  }
+
+  private async attempt(state: AddressState, request: ConsulRequest): Promise<Attempt> {
+    try {
+      const response = await this.send(state, request);
+      if (response.status >= 500) return { failure: `HTTP ${response.status} ${firstLine(response.body)}` };
+      return { response };
+    } catch (error) {
+      return { failure: describe(error) };
+    }
+  }
+
+  private send(state: AddressState, request: ConsulRequest): Promise<ConsulResponse> {
+    const url = new URL(request.path, state.address);
+    const query = { ...request.query, ...request.blocking?.query };
+    for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
+    const timeoutMs = this.options.timeoutMs + (request.blocking?.extraTimeoutMs ?? 0);
+    const headers: Record<string, string> = {};
+    if (this.options.token) headers['X-Consul-Token'] = this.options.token;
+    if (request.body !== undefined) headers['Content-Type'] = 'application/json';
+    return new Promise<ConsulResponse>((resolve, reject) => {
+      const transport = url.protocol === 'https:' ? https : http;
+      const req = transport.request(url, { method: request.method, headers, agent: state.agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const index = Number(res.headers['x-consul-index'] ?? 0);
+          resolve({ status: res.statusCode ?? 0, index: Number.isFinite(index) ? index : 0, body: Buffer.concat(chunks).toString('utf8'), address: state.address });
+        });
+        res.on('error', reject);
+        res.on('aborted', () => reject(new Error('the connection closed before the answer ended')));
+      });
+      const timer = setTimeout(() => req.destroy(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+      const abort = () => req.destroy(new RequestAborted());
+      request.signal?.addEventListener('abort', abort, { once: true });
+      req.on('close', () => {
+        clearTimeout(timer);
+        request.signal?.removeEventListener('abort', abort);
+      });
+      req.on('error', reject);
+      req.end(request.body);
+    });
+  }
+}
+
+function withoutBlocking(request: ConsulRequest): ConsulRequest {
+  return request.blocking ? { ...request, blocking: undefined } : request;
+}
+
+/** Sleep that an abort of `signal` ends early (the caller then sees the signal aborted). */
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+function agentFor(address: string, maxSockets: number): http.Agent {
+  const options = { keepAlive: true, maxSockets };
+  return address.startsWith('https:') ? new https.Agent(options) : new http.Agent(options);
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0].trim().slice(0, 200);
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as NodeJS.ErrnoException).code;
+  return code && !error.message.includes(code) ? `${code} ${error.message}` : error.message;
+}

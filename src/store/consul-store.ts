@@ -1,0 +1,169 @@
+import { StoreUnavailable } from '../errors';
+import type { Logger } from '../logger';
+import type { RouteParams } from '../route/route';
+import { ConsulClient, ConsulResponse } from './consul-client';
+import { KvWatch } from './kv-watch';
+import { decodeRoute, encodeRoute, sortEntries, storeName } from './route-codec';
+import type { RouteStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
+
+/**
+ * Routes in Consul KV (CONTRACT.md section 5): `<prefix>/services/<serviceName>` holds the whole
+ * route as a JSON object of strings. Each write replaces one whole key in one Raft entry, so writes
+ * are atomic per route and concurrent writers cannot lose each other's updates: no write reads
+ * before it writes, so none needs a compare-and-set.
+ */
+
+export interface ConsulStoreOptions {
+  /** Normalized base URLs, tried in order (settings.consulAddresses). */
+  readonly addresses: readonly string[];
+  readonly token?: string;
+  /** PROXY_INSTANCE_NAME. */
+  readonly prefix: string;
+  /** Timeout of one request; a blocking query gets its wait on top. */
+  readonly requestTimeoutMs: number;
+  /** How long one blocking query may wait for a change (default 30 s). */
+  readonly watchWaitMs?: number;
+  /** At most one watch query per this many ms (default 50). */
+  readonly watchMinIntervalMs?: number;
+  /** Backoff of the watch after an error: first delay and cap (defaults 200 ms, 5 s). */
+  readonly backoffMinMs?: number;
+  readonly backoffMaxMs?: number;
+  readonly logger?: Logger;
+}
+
+/** One KV pair as Consul's KV API returns it. */
+interface KvPair {
+  readonly Key: string;
+  readonly Value: string | null;
+}
+
+/** The answer to a transaction that wrote a key: the written entry carries the Raft index. */
+interface TxnAnswer {
+  readonly Results?: ReadonlyArray<{ readonly KV?: { readonly ModifyIndex?: number } }> | null;
+}
+
+export class ConsulStore implements RouteStore {
+  private readonly client: ConsulClient;
+  private readonly directory: string;
+  private readonly watches = new Set<KvWatch>();
+  private watchRestarts = 0;
+
+  constructor(private readonly options: ConsulStoreOptions) {
+    this.client = new ConsulClient({ addresses: options.addresses, token: options.token, timeoutMs: options.requestTimeoutMs });
+    this.directory = `${options.prefix}/services/`;
+    this.client.onFailover((from, to, reason) => options.logger?.warn({ from, to, reason }, 'Consul failover'));
+  }
+
+  async list(): Promise<StoreSnapshot> {
+    return this.read(0);
+  }
+
+  /** Resolves with the Raft index of the write. */
+  async put(params: RouteParams): Promise<number> {
+    const serviceName = storeName(params.serviceName);
+    const operations = [{ KV: { Verb: 'set', Key: this.key(serviceName), Value: base64(encodeRoute(params)) } }];
+    return this.transaction(`store route "${serviceName}"`, operations);
+  }
+
+  /**
+   * Resolves with the Raft index of the delete. A plain DELETE answers only `true`; a transaction
+   * that sets the key and deletes it in the same Raft entry returns that entry's index (from the
+   * set) and leaves the key deleted, in one round trip and atomically.
+   */
+  async remove(serviceName: string): Promise<number> {
+    const key = this.key(storeName(serviceName));
+    const operations = [{ KV: { Verb: 'set', Key: key, Value: '' } }, { KV: { Verb: 'delete', Key: key } }];
+    return this.transaction(`remove route "${serviceName}"`, operations);
+  }
+
+  watch(onChange: (snapshot: StoreSnapshot) => void, onError?: (error: Error) => void, onIndex?: (index: number) => void): StoreWatch {
+    const source = {
+      read: (index: number, signal: AbortSignal) => this.read(index, signal),
+      onFailover: (listener: () => void) => this.client.onFailover(listener),
+    };
+    const handlers = { onChange, onError, onIndex, onRestart: () => this.watchRestarts++ };
+    const watch = new KvWatch(source, handlers, {
+      minIntervalMs: this.options.watchMinIntervalMs ?? 50,
+      backoffMinMs: this.options.backoffMinMs ?? 200,
+      backoffMaxMs: this.options.backoffMaxMs ?? 5000,
+    });
+    this.watches.add(watch);
+    return {
+      stop: () => {
+        watch.stop();
+        this.watches.delete(watch);
+      },
+    };
+  }
+
+  health(): StoreHealth {
+    return { ...this.client.health(), watchRestarts: this.watchRestarts };
+  }
+
+  async close(): Promise<void> {
+    for (const watch of this.watches) watch.stop();
+    this.watches.clear();
+    this.client.close();
+  }
+
+  private key(serviceName: string): string {
+    return `${this.directory}${serviceName}`;
+  }
+
+  /** Every route under the prefix; blocks until the data passes `index` when it is above 0. */
+  private async read(index: number, signal?: AbortSignal): Promise<StoreSnapshot> {
+    const waitMs = this.options.watchWaitMs ?? 30000;
+    // Consul adds up to wait/16 of jitter to a blocking query.
+    const blocking = index > 0 ? { query: { index: String(index), wait: `${waitMs}ms` }, extraTimeoutMs: Math.ceil(waitMs * 1.07) } : undefined;
+    const response = await this.client.request({
+      method: 'GET',
+      path: `/v1/kv/${encodePath(this.directory)}`,
+      query: { recurse: 'true' },
+      blocking,
+      signal,
+    });
+    if (response.status === 404) return { index: response.index, entries: [] };
+    if (response.status !== 200) throw refused('read the routes', response);
+    return { index: response.index, entries: this.decode(parseJson<KvPair[]>(response, 'read the routes')) };
+  }
+
+  private decode(pairs: readonly KvPair[]): StoreEntry[] {
+    const entries = pairs
+      .map((pair) => ({ serviceName: pair.Key.slice(this.directory.length), text: pair.Value === null ? null : Buffer.from(pair.Value, 'base64').toString('utf8') }))
+      // The directory key itself (`.../services/`, made by the UI or `consul kv put`) is no route.
+      .filter((item) => item.serviceName !== '')
+      .map((item) => decodeRoute(item.serviceName, item.text));
+    return sortEntries(entries);
+  }
+
+  private async transaction(what: string, operations: readonly object[]): Promise<number> {
+    const response = await this.client.request({ method: 'PUT', path: '/v1/txn', body: JSON.stringify(operations) });
+    if (response.status !== 200) throw refused(what, response);
+    const index = parseJson<TxnAnswer>(response, what).Results?.[0]?.KV?.ModifyIndex;
+    if (typeof index !== 'number' || index <= 0) throw new StoreUnavailable(`Consul did not return the index of the write (${what}) from ${response.address}`);
+    return index;
+  }
+}
+
+function base64(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64');
+}
+
+/** Encode each path segment; keep the slashes that make the KV hierarchy. */
+function encodePath(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}
+
+/** Any answer but the expected one is a failure: never count a Consul error as success. */
+function refused(what: string, response: ConsulResponse): StoreUnavailable {
+  const detail = response.body.trim().slice(0, 300) || 'no body';
+  return new StoreUnavailable(`Consul at ${response.address} refused to ${what}: HTTP ${response.status}: ${detail}`);
+}
+
+function parseJson<T>(response: ConsulResponse, what: string): T {
+  try {
+    return JSON.parse(response.body) as T;
+  } catch {
+    throw new StoreUnavailable(`Consul at ${response.address} answered "${what}" with something that is not JSON`);
+  }
+}

@@ -1,0 +1,77 @@
+import * as fs from 'fs';
+import { StoreUnavailable } from '../errors';
+
+/**
+ * A lock between processes on one machine: a file created with O_EXCL that holds the owner's pid.
+ * The file store needs it because `routes add` (one process) and `serve` (another) both
+ * read-modify-write routes.json; without it one of two simultaneous writes would be lost.
+ * A lock whose owner is gone (crashed) or that is older than staleMs is taken over.
+ */
+export class FileLock {
+  constructor(
+    readonly file: string,
+    private readonly timeoutMs = 10000,
+    private readonly staleMs = 30000,
+  ) {}
+
+  async hold<T>(work: () => Promise<T>): Promise<T> {
+    await this.acquire();
+    try {
+      return await work();
+    } finally {
+      await fs.promises.rm(this.file, { force: true });
+    }
+  }
+
+  private async acquire(): Promise<void> {
+    const deadline = Date.now() + this.timeoutMs;
+    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+      if (await this.tryCreate()) return;
+      if (await this.breakIfStale()) continue;
+      if (Date.now() > deadline) throw new StoreUnavailable(`${this.file} is held by another process (pid ${await this.owner()}) for more than ${this.timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+
+  private async tryCreate(): Promise<boolean> {
+    try {
+      await fs.promises.writeFile(this.file, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    }
+  }
+
+  private async owner(): Promise<number> {
+    try {
+      return Number(await fs.promises.readFile(this.file, 'utf8'));
+    } catch {
+      return 0;
+    }
+  }
+
+  private async breakIfStale(): Promise<boolean> {
+    let stat: fs.Stats;
+    try {
+      stat = await fs.promises.stat(this.file);
+    } catch {
+      return true;
+    }
+    const pid = await this.owner();
+    // A lock file just created may still be empty (pid 0): give its writer time to finish.
+    const ownerGone = pid > 0 && pid !== process.pid && !isAlive(pid);
+    if (!ownerGone && Date.now() - stat.mtimeMs < this.staleMs) return false;
+    await fs.promises.rm(this.file, { force: true });
+    return true;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

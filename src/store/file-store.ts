@@ -1,0 +1,273 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { StoreUnavailable } from '../errors';
+import type { Logger } from '../logger';
+import type { RouteParams } from '../route/route';
+import { decodeValue, sameContent, sortEntries, storeName } from './route-codec';
+import type { RouteStore, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
+import { FileLock } from './file-lock';
+
+/**
+ * The embedded store (no CONSUL_ADDRESS): `<stateDir>/routes.json` = {index, routes: {name: params}}.
+ * Every write is read-modify-write of the whole file under a lock file (the CLI's `routes add` may
+ * run while `serve` runs), written atomically (temp file, fsync, rename, fsync of the directory),
+ * and bumps the persisted index. Watchers hear of this process's writes at once and of other
+ * processes' writes through fs.watch, with a stat poll as the fallback where fs.watch is deaf
+ * (network and some container volumes).
+ */
+
+export interface FileStoreOptions {
+  readonly dir: string;
+  /** How often the file is stat'ed in case fs.watch misses a change (default 500 ms). */
+  readonly pollIntervalMs?: number;
+  readonly logger?: Logger;
+}
+
+interface StoredFile {
+  readonly index: number;
+  readonly routes: Readonly<Record<string, unknown>>;
+}
+
+interface Watcher {
+  readonly onChange: (snapshot: StoreSnapshot) => void;
+  readonly onError?: (error: Error) => void;
+  readonly onIndex?: (index: number) => void;
+  last?: StoreSnapshot;
+  lastIndex?: number;
+}
+
+export const ROUTES_FILE = 'routes.json';
+
+export class FileStore implements RouteStore {
+  readonly file: string;
+  private readonly lock: FileLock;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly watchers = new Set<Watcher>();
+  private fsWatcher?: fs.FSWatcher;
+  private poller?: NodeJS.Timeout;
+  private lastStat = '';
+  private refreshing?: Promise<void>;
+  private refreshAgain = false;
+  private lastContact = 0;
+  private lastError?: string;
+
+  constructor(private readonly options: FileStoreOptions) {
+    this.file = path.join(options.dir, ROUTES_FILE);
+    this.lock = new FileLock(`${this.file}.lock`);
+  }
+
+  async list(): Promise<StoreSnapshot> {
+    return this.tracked(async () => snapshotOf(await this.readFile()));
+  }
+
+  /** Resolves with the index after the write; an unchanged route is not rewritten. */
+  async put(params: RouteParams): Promise<number> {
+    const serviceName = storeName(params.serviceName);
+    return this.change((routes) => {
+      if (sameValue(routes[serviceName], params)) return false;
+      routes[serviceName] = { ...params };
+      return true;
+    });
+  }
+
+  async remove(serviceName: string): Promise<number> {
+    const name = storeName(serviceName);
+    return this.change((routes) => {
+      if (!Object.prototype.hasOwnProperty.call(routes, name)) return false;
+      delete routes[name];
+      return true;
+    });
+  }
+
+  watch(onChange: (snapshot: StoreSnapshot) => void, onError?: (error: Error) => void, onIndex?: (index: number) => void): StoreWatch {
+    const watcher: Watcher = { onChange, onError, onIndex };
+    this.watchers.add(watcher);
+    this.startWatching();
+    void this.refresh();
+    return {
+      stop: () => {
+        this.watchers.delete(watcher);
+        if (this.watchers.size === 0) this.stopWatching();
+      },
+    };
+  }
+
+  health(): StoreHealth {
+    const reachable = this.lastError === undefined;
+    return {
+      reachable,
+      lastContact: this.lastContact,
+      lastError: this.lastError,
+      addresses: [{ address: this.file, reachable, lastError: this.lastError }],
+      watchRestarts: 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.watchers.clear();
+    this.stopWatching();
+    await this.queue.catch(() => undefined);
+  }
+
+  /**
+   * One read-modify-write, after every earlier one of this process (the queue) and while no other
+   * process writes (the lock). `edit` changes the routes in place and says whether it changed them.
+   */
+  private change(edit: (routes: Record<string, unknown>) => boolean): Promise<number> {
+    const next = this.queue.then(() => this.tracked(() => this.lock.hold(() => this.rewrite(edit))));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async rewrite(edit: (routes: Record<string, unknown>) => boolean): Promise<number> {
+    const stored = await this.readFile();
+    const routes = { ...stored.routes };
+    if (!edit(routes)) return stored.index;
+    const index = stored.index + 1;
+    await writeAtomically(this.file, `${JSON.stringify({ index, routes }, null, 2)}\n`);
+    void this.refresh();
+    return index;
+  }
+
+  private async readFile(): Promise<StoredFile> {
+    let text: string;
+    try {
+      text = await fs.promises.readFile(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { index: 0, routes: {} };
+      throw new StoreUnavailable(`cannot read ${this.file}: ${(error as Error).message}`);
+    }
+    return parseStoredFile(this.file, text);
+  }
+
+  /** Count successes and failures for health(), and turn every failure into StoreUnavailable. */
+  private async tracked<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      const result = await work();
+      this.lastContact = Date.now();
+      this.lastError = undefined;
+      return result;
+    } catch (error) {
+      const failure = error instanceof StoreUnavailable ? error : new StoreUnavailable(`${this.file}: ${(error as Error).message}`);
+      this.lastError = failure.message;
+      throw failure;
+    }
+  }
+
+  /** Read the file once for every watcher; a refresh asked for while one runs runs once more after it. */
+  private refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = this.deliver().finally(() => {
+      this.refreshing = undefined;
+      if (!this.refreshAgain) return;
+      this.refreshAgain = false;
+      void this.refresh();
+    });
+    return this.refreshing;
+  }
+
+  private async deliver(): Promise<void> {
+    if (this.watchers.size === 0) return;
+    let snapshot: StoreSnapshot;
+    try {
+      snapshot = await this.list();
+    } catch (error) {
+      for (const watcher of this.watchers) watcher.onError?.(error as Error);
+      return;
+    }
+    for (const watcher of this.watchers) deliverTo(watcher, snapshot);
+  }
+
+  private startWatching(): void {
+    if (this.poller) return;
+    fs.mkdirSync(this.options.dir, { recursive: true });
+    try {
+      // The directory, not the file: a rename replaces the file, and a watch on it would go deaf.
+      this.fsWatcher = fs.watch(this.options.dir, (_event, name) => {
+        if (name === null || name === ROUTES_FILE) void this.refresh();
+      });
+      this.fsWatcher.on('error', (error) => this.options.logger?.warn({ err: error }, 'fs.watch failed; polling only'));
+    } catch (error) {
+      this.options.logger?.warn({ err: error }, 'fs.watch unavailable; polling only');
+    }
+    this.poller = setInterval(() => this.poll(), this.options.pollIntervalMs ?? 500);
+  }
+
+  private stopWatching(): void {
+    this.fsWatcher?.close();
+    this.fsWatcher = undefined;
+    if (this.poller) clearInterval(this.poller);
+    this.poller = undefined;
+  }
+
+  private poll(): void {
+    fs.stat(this.file, (error, stat) => {
+      const signature = error ? `error ${error.code}` : `${stat.ino} ${stat.size} ${stat.mtimeMs}`;
+      if (signature === this.lastStat) return;
+      this.lastStat = signature;
+      void this.refresh();
+    });
+  }
+}
+
+function deliverTo(watcher: Watcher, snapshot: StoreSnapshot): void {
+  if (!sameContent(watcher.last, snapshot)) {
+    watcher.last = snapshot;
+    watcher.onChange(snapshot);
+  }
+  if (watcher.lastIndex === snapshot.index) return;
+  watcher.lastIndex = snapshot.index;
+  watcher.onIndex?.(snapshot.index);
+}
+
+function snapshotOf(stored: StoredFile): StoreSnapshot {
+  const entries = Object.entries(stored.routes).map(([name, value]) => decodeValue(name, value));
+  return { index: stored.index, entries: sortEntries(entries) };
+}
+
+function parseStoredFile(file: string, text: string): StoredFile {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new StoreUnavailable(`${file} is not valid JSON (${(error as Error).message}); fix or remove it`);
+  }
+  if (typeof value !== 'object' || value === null) throw new StoreUnavailable(`${file} is not a JSON object`);
+  const { index, routes } = value as { index?: unknown; routes?: unknown };
+  if (typeof index !== 'number' || !Number.isInteger(index) || index < 0) throw new StoreUnavailable(`${file}: "index" is not a whole number`);
+  if (typeof routes !== 'object' || routes === null || Array.isArray(routes)) throw new StoreUnavailable(`${file}: "routes" is not an object`);
+  return { index, routes: routes as Record<string, unknown> };
+}
+
+function sameValue(stored: unknown, params: RouteParams): boolean {
+  return JSON.stringify(stored) === JSON.stringify(params);
+}
+
+/** Temp file in the same directory, fsync, rename over the target, fsync the directory. */
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const dir = path.dirname(file);
+  await fs.promises.mkdir(dir, { recursive: true });
+  const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const handle = await fs.promises.open(temp, 'w', 0o644);
+  try {
+    await handle.writeFile(text, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fs.promises.rename(temp, file);
+  } catch (error) {
+    await fs.promises.rm(temp, { force: true });
+    throw error;
+  }
+  const directory = await fs.promises.open(dir, 'r');
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
+}

@@ -1,0 +1,151 @@
+import type { StoreSnapshot, StoreWatch } from './route-store';
+import { sameContent } from './route-codec';
+
+/**
+ * The blocking-query loop (the rules of Consul's "blocking queries" docs, as consul-template's
+ * watch/ applies them): block on the last index, never on 0; start over from 0 when the index
+ * goes backwards, after an error and after a failover to another address; at most one query per
+ * minIntervalMs; capped exponential backoff on errors, forever; emit only snapshots whose routes
+ * differ from the last one emitted.
+ */
+
+export interface BlockingSource {
+  /** Read the snapshot; index 0 answers at once, a larger one blocks until the data passes it. */
+  read(index: number, signal: AbortSignal): Promise<StoreSnapshot>;
+  /** Subscribe to "the source now talks to another address"; returns the unsubscribe function. */
+  onFailover(listener: () => void): () => void;
+}
+
+export interface KvWatchOptions {
+  readonly minIntervalMs: number;
+  readonly backoffMinMs: number;
+  readonly backoffMaxMs: number;
+}
+
+export interface KvWatchHandlers {
+  readonly onChange: (snapshot: StoreSnapshot) => void;
+  readonly onError?: (error: Error) => void;
+  readonly onIndex?: (index: number) => void;
+  /** Told each time the loop starts over (error, failover, index reset): for health(). */
+  readonly onRestart?: () => void;
+}
+
+export class KvWatch implements StoreWatch {
+  private stopped = false;
+  private index = 0;
+  private failures = 0;
+  private lastStart = 0;
+  private last?: StoreSnapshot;
+  private inFlight?: AbortController;
+  /** Counts failovers, so a read that spanned one knows to start over after it. */
+  private failovers = 0;
+  private wake?: () => void;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly source: BlockingSource,
+    private readonly handlers: KvWatchHandlers,
+    private readonly options: KvWatchOptions,
+  ) {
+    this.unsubscribe = source.onFailover(() => this.failedOver());
+    void this.run();
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.unsubscribe();
+    this.inFlight?.abort();
+    this.wake?.();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      await this.pause(this.lastStart + this.options.minIntervalMs - Date.now());
+      if (this.stopped) return;
+      this.lastStart = Date.now();
+      await this.once();
+    }
+  }
+
+  private async once(): Promise<void> {
+    const controller = new AbortController();
+    this.inFlight = controller;
+    const failovers = this.failovers;
+    try {
+      this.accept(await this.source.read(this.index, controller.signal));
+      // The answer is good data, but its index may be another address's: start over from 0
+      // (failedOver already counted the restart).
+      if (this.failovers !== failovers) this.index = 0;
+    } catch (error) {
+      await this.failed(error instanceof Error ? error : new Error(String(error)));
+    } finally {
+      this.inFlight = undefined;
+    }
+  }
+
+  private accept(snapshot: StoreSnapshot): void {
+    if (this.stopped) return;
+    this.failures = 0;
+    this.advance(snapshot.index);
+    if (!sameContent(this.last, snapshot)) {
+      this.last = snapshot;
+      this.handlers.onChange(snapshot);
+    }
+    this.handlers.onIndex?.(snapshot.index);
+  }
+
+  /** The next index to block on: the answer's, or 0 to start over when it went backwards. */
+  private advance(index: number): void {
+    if (index < this.index) {
+      this.restart();
+      return;
+    }
+    // An index of 0 (an empty KV store) would make the next query return at once, in a loop.
+    this.index = Math.max(index, 1);
+  }
+
+  private async failed(error: Error): Promise<void> {
+    if (this.stopped) return;
+    this.failures++;
+    this.restart();
+    this.handlers.onError?.(error);
+    await this.pause(this.backoff());
+  }
+
+  /**
+   * The next query starts over from index 0. A query in flight is not aborted: it may be the very
+   * request that failed over, and one still blocked on the old address returns within its wait.
+   */
+  private failedOver(): void {
+    this.failovers++;
+    this.restart();
+  }
+
+  private restart(): void {
+    this.index = 0;
+    this.handlers.onRestart?.();
+  }
+
+  /** Full jitter below the capped exponential delay, so replicas do not retry in step. */
+  private backoff(): number {
+    const ceiling = Math.min(this.options.backoffMaxMs, this.options.backoffMinMs * 2 ** (this.failures - 1));
+    return ceiling / 2 + Math.random() * (ceiling / 2);
+  }
+
+  /** Sleep that stop() cuts short. */
+  private pause(ms: number): Promise<void> {
+    if (ms <= 0 || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+}

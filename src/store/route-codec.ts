@@ -1,0 +1,82 @@
+import { InvalidParameter } from '../errors';
+import type { RouteParams } from '../route/route';
+import type { StoreEntry, StoreSnapshot } from './route-store';
+
+/**
+ * How a route is kept in a store (CONTRACT.md section 5): one JSON object of strings per route.
+ * Both stores decode through here so a hand edit is judged the same way everywhere, and both
+ * compare snapshots through here so "a real change" means the same thing for both.
+ */
+
+const SERVICE_NAME = /^[A-Za-z0-9_.-]+$/;
+
+/** The serviceName a route is stored under; anything else could escape its key or file entry. */
+export function storeName(serviceName: string | undefined): string {
+  if (serviceName === undefined || !SERVICE_NAME.test(serviceName)) {
+    throw new InvalidParameter('serviceName', `"${serviceName ?? ''}" must be letters, digits, "_", "." or "-"`);
+  }
+  return serviceName;
+}
+
+export function encodeRoute(params: RouteParams): string {
+  return JSON.stringify(params);
+}
+
+/** The parameters of `value`, or why it is not a route: a JSON object whose values are all strings. */
+function paramsOf(value: unknown): RouteParams | string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'the value is not a JSON object';
+  const params: Record<string, string> = {};
+  for (const [name, item] of Object.entries(value)) {
+    if (typeof item !== 'string') return `parameter "${name}" is not a string`;
+    params[name] = item;
+  }
+  return params;
+}
+
+/**
+ * Decode the stored value of the route `serviceName`. A value without serviceName gets it from
+ * the key (a convenience for hand edits); a value naming another service is refused, because the
+ * key is what makes one route replace another.
+ */
+export function decodeValue(serviceName: string, value: unknown): StoreEntry {
+  const params = paramsOf(value);
+  if (typeof params === 'string') return { serviceName, params: null, error: params };
+  if (params.serviceName === undefined) return { serviceName, params: { ...params, serviceName } };
+  if (params.serviceName !== serviceName) {
+    return { serviceName, params: null, error: `serviceName "${params.serviceName}" does not match the key "${serviceName}"` };
+  }
+  return { serviceName, params };
+}
+
+/** Decode a stored text (a Consul KV value): it must be JSON before it can be anything else. */
+export function decodeRoute(serviceName: string, text: string | null): StoreEntry {
+  if (text === null || text.trim() === '') return { serviceName, params: null, error: 'the value is empty' };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { serviceName, params: null, error: `the value is not JSON: ${(error as Error).message}` };
+  }
+  return decodeValue(serviceName, value);
+}
+
+export function sortEntries(entries: readonly StoreEntry[]): StoreEntry[] {
+  return [...entries].sort((a, b) => (a.serviceName < b.serviceName ? -1 : a.serviceName > b.serviceName ? 1 : 0));
+}
+
+function sameParams(a: RouteParams | null, b: RouteParams | null): boolean {
+  if (a === null || b === null) return a === b;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((key) => Object.prototype.hasOwnProperty.call(b, key) && a[key] === b[key]);
+}
+
+function sameEntry(a: StoreEntry, b: StoreEntry): boolean {
+  return a.serviceName === b.serviceName && a.error === b.error && sameParams(a.params, b.params);
+}
+
+/** Same routes with the same parameters (entries sorted by serviceName); the index is ignored. */
+export function sameContent(a: StoreSnapshot | undefined, b: StoreSnapshot): boolean {
+  if (a === undefined || a.entries.length !== b.entries.length) return false;
+  return a.entries.every((entry, i) => sameEntry(entry, b.entries[i]));
+}

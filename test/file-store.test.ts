@@ -1,0 +1,206 @@
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as ts from 'typescript';
+import { StoreUnavailable } from '../src/errors';
+import { FileStore, ROUTES_FILE } from '../src/store/file-store';
+import type { StoreSnapshot } from '../src/store/route-store';
+import { waitFor } from './helpers/ports';
+import { removeTempDirs, tempDir } from './helpers/tmp';
+
+const ROOT = path.resolve(__dirname, '..');
+
+/** The file store compiled to plain JavaScript, so a second Node process can run it like the CLI does. */
+function compileFileStore(): string {
+  const out = tempDir('file-store-js-');
+  for (const file of ['src/store/file-store.ts', 'src/store/file-lock.ts', 'src/store/route-codec.ts', 'src/errors.ts']) {
+    const source = fs.readFileSync(path.join(ROOT, file), 'utf8');
+    const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });
+    const target = path.join(out, file.replace(/\.ts$/, '.js'));
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.writeFileSync(target, outputText);
+  }
+  return path.join(out, 'src/store/file-store.js');
+}
+
+/** Run `count` puts of routes `<prefix>-<i>` from another Node process; resolves when it exits cleanly. */
+function putFromAnotherProcess(moduleFile: string, dir: string, prefix: string, count: number): Promise<void> {
+  const script = `
+    const { FileStore } = require(${JSON.stringify(moduleFile)});
+    const store = new FileStore({ dir: ${JSON.stringify(dir)} });
+    (async () => {
+      for (let i = 0; i < ${count}; i++) await store.put({ serviceName: '${prefix}-' + i, servicePath: '/' + i, port: '80' });
+      await store.close();
+    })().catch((error) => { console.error(error); process.exit(1); });`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'inherit', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`writer process exited with ${code}: ${stderr}`))));
+  });
+}
+
+function routeNames(snapshot: StoreSnapshot): string[] {
+  return snapshot.entries.map((entry) => entry.serviceName);
+}
+
+// The exit hook of helpers/tmp does not run in every Jest worker: clean up here.
+afterAll(removeTempDirs);
+
+describe('FileStore', () => {
+  const stores: FileStore[] = [];
+  const open = (dir: string, pollIntervalMs?: number): FileStore => {
+    const store = new FileStore({ dir, pollIntervalMs });
+    stores.push(store);
+    return store;
+  };
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+  });
+
+  it('starts empty at index 0 when there is no file', async () => {
+    const store = open(tempDir());
+    expect(await store.list()).toEqual({ index: 0, entries: [] });
+  });
+
+  it('stores whole routes, raises the index on every change and keeps it when nothing changes', async () => {
+    const store = open(tempDir());
+    const first = await store.put({ serviceName: 'go-demo', servicePath: '/demo', port: '8080' });
+    const second = await store.put({ serviceName: 'other', servicePath: '/other', port: '80' });
+    expect(second).toBeGreaterThan(first);
+    expect(await store.put({ serviceName: 'go-demo', servicePath: '/demo', port: '8080' })).toBe(second);
+    const removed = await store.remove('other');
+    expect(removed).toBeGreaterThan(second);
+    expect(await store.remove('other')).toBe(removed);
+    expect(await store.list()).toEqual({ index: removed, entries: [{ serviceName: 'go-demo', params: { serviceName: 'go-demo', servicePath: '/demo', port: '8080' } }] });
+  });
+
+  it('refuses a serviceName that is not letters, digits, "_", "." or "-"', async () => {
+    const store = open(tempDir());
+    await expect(store.put({ serviceName: '../x', port: '80' })).rejects.toThrow(/serviceName/);
+    await expect(store.put({ port: '80' })).rejects.toThrow(/serviceName/);
+  });
+
+  it('survives a restart with every route and a monotonic index', async () => {
+    const dir = tempDir();
+    const before = open(dir);
+    await before.put({ serviceName: 'a', port: '1' });
+    const index = await before.put({ serviceName: 'b', port: '2' });
+    await before.close();
+    const after = open(dir);
+    expect(routeNames(await after.list())).toEqual(['a', 'b']);
+    expect((await after.list()).index).toBe(index);
+    expect(await after.put({ serviceName: 'c', port: '3' })).toBe(index + 1);
+  });
+
+  it('writes atomically: the file is always whole JSON and no temp file is left', async () => {
+    const dir = tempDir();
+    const store = open(dir);
+    const file = path.join(dir, ROUTES_FILE);
+    let reads = 0;
+    const writes = Promise.all(Array.from({ length: 100 }, (_, i) => store.put({ serviceName: `r${i}`, port: String(i) })));
+    let done = false;
+    void writes.then(() => (done = true));
+    while (!done) {
+      if (fs.existsSync(file)) {
+        expect(() => JSON.parse(fs.readFileSync(file, 'utf8'))).not.toThrow();
+        reads++;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(reads).toBeGreaterThan(0);
+    expect(fs.readdirSync(dir).sort()).toEqual([ROUTES_FILE]);
+  });
+
+  it('gives a watcher the first snapshot, then each real change once, and every index', async () => {
+    const store = open(tempDir());
+    await store.put({ serviceName: 'a', port: '1' });
+    const seen: StoreSnapshot[] = [];
+    const indexes: number[] = [];
+    const watch = store.watch((snapshot) => seen.push(snapshot), undefined, (index) => indexes.push(index));
+    await waitFor('the first snapshot', async () => seen.length === 1);
+    await store.put({ serviceName: 'b', port: '2' });
+    await store.put({ serviceName: 'b', port: '2' });
+    const last = await store.remove('a');
+    await waitFor('the remove', async () => seen.at(-1)?.index === last);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    watch.stop();
+    expect(seen.map(routeNames)).toEqual([['a'], ['a', 'b'], ['b']]);
+    expect(indexes).toEqual([1, 2, 3]);
+  });
+
+  it('reports an invalid hand-edited route and keeps the others', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, ROUTES_FILE), JSON.stringify({ index: 7, routes: { good: { serviceName: 'good', port: '80' }, bad: { port: 80 }, worse: 'text' } }));
+    const store = open(dir);
+    const snapshot = await store.list();
+    expect(snapshot.index).toBe(7);
+    expect(snapshot.entries).toEqual([
+      { serviceName: 'bad', params: null, error: 'parameter "port" is not a string' },
+      { serviceName: 'good', params: { serviceName: 'good', port: '80' } },
+      { serviceName: 'worse', params: null, error: 'the value is not a JSON object' },
+    ]);
+    expect(await store.put({ serviceName: 'new', port: '1' })).toBe(8);
+  });
+
+  it('refuses to overwrite a corrupt file, tells the watcher, and recovers once the file is fixed', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, ROUTES_FILE);
+    fs.writeFileSync(file, '{"index": 3, "routes": {');
+    const store = open(dir, 50);
+    const errors: Error[] = [];
+    const seen: StoreSnapshot[] = [];
+    const watch = store.watch((snapshot) => seen.push(snapshot), (error) => errors.push(error));
+    await expect(store.put({ serviceName: 'a', port: '1' })).rejects.toThrow(StoreUnavailable);
+    await expect(store.list()).rejects.toThrow(/not valid JSON/);
+    expect(fs.readFileSync(file, 'utf8')).toBe('{"index": 3, "routes": {');
+    await waitFor('the watcher to hear of the corrupt file', async () => errors.length > 0);
+    expect(store.health().reachable).toBe(false);
+    fs.writeFileSync(file, JSON.stringify({ index: 3, routes: { a: { serviceName: 'a', port: '1' } } }));
+    await waitFor('the fixed file', async () => seen.length === 1);
+    watch.stop();
+    expect(routeNames(seen[0])).toEqual(['a']);
+    expect(store.health().reachable).toBe(true);
+  });
+
+  it('shows a watcher the write of another process within a second', async () => {
+    const dir = tempDir();
+    const store = open(dir);
+    const seen: StoreSnapshot[] = [];
+    const watch = store.watch((snapshot) => seen.push(snapshot));
+    await waitFor('the first snapshot', async () => seen.length === 1);
+    const moduleFile = compileFileStore();
+    await putFromAnotherProcess(moduleFile, dir, 'cli', 1);
+    const written = Date.now();
+    await waitFor('the other process write', async () => seen.at(-1)?.entries.length === 1, 1000, 10);
+    expect(Date.now() - written).toBeLessThan(1000);
+    watch.stop();
+    expect(routeNames(seen.at(-1) as StoreSnapshot)).toEqual(['cli-0']);
+  });
+
+  it('loses no write when two processes write at the same time', async () => {
+    const dir = tempDir();
+    const store = open(dir);
+    const moduleFile = compileFileStore();
+    const other = putFromAnotherProcess(moduleFile, dir, 'other', 60);
+    const ours = Promise.all(Array.from({ length: 60 }, (_, i) => store.put({ serviceName: `ours-${i}`, port: '80' })));
+    await Promise.all([other, ours]);
+    const snapshot = await store.list();
+    expect(snapshot.entries).toHaveLength(120);
+    expect(snapshot.index).toBe(120);
+  });
+
+  it('keeps every acknowledged write of 200 writers on distinct routes and 50 on one route', async () => {
+    const store = open(tempDir());
+    const distinct = Array.from({ length: 200 }, (_, i) => store.put({ serviceName: `route-${i}`, port: String(1000 + i) }));
+    const same = Array.from({ length: 50 }, (_, i) => store.put({ serviceName: 'shared', port: String(2000 + i) }).then((index) => ({ index, port: String(2000 + i) })));
+    await Promise.all(distinct);
+    const acknowledged = await Promise.all(same);
+    const last = acknowledged.reduce((a, b) => (b.index > a.index ? b : a));
+    const snapshot = await store.list();
+    expect(snapshot.entries).toHaveLength(201);
+    for (let i = 0; i < 200; i++) expect(snapshot.entries.find((e) => e.serviceName === `route-${i}`)?.params?.port).toBe(String(1000 + i));
+    expect(snapshot.entries.find((e) => e.serviceName === 'shared')?.params?.port).toBe(last.port);
+  });
+});
