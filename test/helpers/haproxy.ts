@@ -1,7 +1,7 @@
 import { spawn, spawnSync, ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { sleep, waitFor } from './ports';
+import { settleWithin, waitFor } from './ports';
 import { tempDir } from './tmp';
 
 export const HAPROXY_BIN = process.env.HAPROXY_BIN ?? 'haproxy';
@@ -73,12 +73,20 @@ export async function startHaproxy(config: string): Promise<RunningHaproxy> {
   child.on('exit', () => (exited = true));
   const killAtExit = () => child.kill('SIGKILL');
   process.on('exit', killAtExit);
-  await waitFor('HAProxy master socket and first worker', async () => {
+  try {
+    await waitFor('HAProxy master socket and first worker', async () => {
+      if (exited) throw new Error(`haproxy exited: ${stderr}`);
+      if (!fs.existsSync(masterSocket)) return false;
+      return workerPids(await socketCommand(masterSocket, 'show proc')).length > 0;
+    }, 10000);
     if (exited) throw new Error(`haproxy exited: ${stderr}`);
-    if (!fs.existsSync(masterSocket)) return false;
-    return workerPids(await socketCommand(masterSocket, 'show proc')).length > 0;
-  }, 10000);
-  if (exited) throw new Error(`haproxy exited: ${stderr}`);
+  } catch (error) {
+    // A half-started HAProxy (and its stderr pipe) would keep the test run alive forever.
+    process.removeListener('exit', killAtExit);
+    child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     dir,
     configPath,
@@ -98,7 +106,7 @@ export async function startHaproxy(config: string): Promise<RunningHaproxy> {
       if (exited) return;
       const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.kill('SIGTERM');
-      await Promise.race([done, sleep(5000)]);
+      await settleWithin(done, 5000);
       if (!exited) child.kill('SIGKILL');
       fs.rmSync(dir, { recursive: true, force: true });
     },

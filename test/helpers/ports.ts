@@ -25,6 +25,14 @@ export async function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Wait for `promise`, but at most `ms`; the timer is cleared so it never keeps a process alive. */
+export async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([promise.then(() => undefined, () => undefined), timeout]);
+  clearTimeout(timer);
+}
+
 /** Poll `probe` until it returns a truthy value or `timeoutMs` passes; then throw with `what`. */
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false | null>, timeoutMs = 10000, intervalMs = 25): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Run the sidecar on its embedded defaults: the file store in ./state, the HTTP API on 0.0.0.0:8080
+# and HAProxy (Debian's, installed when missing) serving port 80. Installs npm packages and compiles
+# the TypeScript first when needed. Extra arguments go to `haproxy-sidecar serve`
+# (see `node dist/cli.js serve --help`).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+
+ensure_apt_packages haproxy
+ensure_node_modules
+ensure_build
+
+cd "$ROOT"
+exec node dist/cli.js serve "$@"
