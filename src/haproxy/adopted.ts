@@ -1,0 +1,65 @@
+import { HaproxyError } from '../errors';
+import type { Logger } from '../logger';
+import type { HaproxyControl } from './control';
+import { MasterCli } from './master-cli';
+
+export interface AdoptedHaproxyOptions {
+  /** HAPROXY_MASTER_SOCKET of an HAProxy started elsewhere with `-W -S <socket> -f <HAPROXY_CONFIG>`. */
+  readonly masterSocket: string;
+  readonly logger: Logger;
+  /** How often running() is refreshed from `show proc`. Default 1000. */
+  readonly probeMs?: number;
+  readonly reloadTimeoutMs?: number;
+}
+
+/**
+ * An HAProxy someone else runs (e.g. a container sharing a volume). We write its config file
+ * (the applier does) and reload it through its master socket; we never start or stop it.
+ */
+export class AdoptedHaproxy implements HaproxyControl {
+  private readonly cli: MasterCli;
+  private reachable = false;
+  private probe: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: AdoptedHaproxyOptions) {
+    this.cli = new MasterCli(options.masterSocket);
+  }
+
+  running(): boolean {
+    return this.reachable;
+  }
+
+  /** The adopted HAProxy already runs `configPath`; reload so it serves what we just wrote. */
+  async start(_configPath: string): Promise<void> {
+    await this.check();
+    if (!this.reachable) throw new HaproxyError(`adopted HAProxy is unreachable on ${this.options.masterSocket}`);
+    this.probe = setInterval(() => void this.check(), this.options.probeMs ?? 1000);
+    this.probe.unref();
+    await this.reload();
+  }
+
+  async reload(): Promise<void> {
+    try {
+      await this.cli.reload(this.options.reloadTimeoutMs ?? 10000);
+      this.reachable = true;
+    } catch (error) {
+      await this.check();
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.probe) clearInterval(this.probe);
+    this.probe = undefined;
+  }
+
+  private async check(): Promise<void> {
+    const was = this.reachable;
+    try {
+      this.reachable = (await this.cli.showProc()).workers.length > 0;
+    } catch (error) {
+      this.reachable = false;
+      if (was) this.options.logger.error({ socket: this.options.masterSocket, err: (error as Error).message }, 'adopted haproxy unreachable');
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import execa from 'execa';
+import { ConfigRejected, HaproxyError } from '../errors';
+
+/** Long enough for a config of thousands of routes on a busy machine; a hung check is a bug. */
+const CHECK_TIMEOUT_MS = 30000;
+/** HAProxy lists every keyword it knows after an unknown one: keep the line, not the essay. */
+const MAX_LINE_CHARS = 300;
+
+/**
+ * HAProxy's output reduced to what explains a rejection: the ALERT lines without their
+ * `[ALERT] (pid) :` prefix, minus the closing summary that says nothing new.
+ */
+export function usefulAlerts(output: string): string {
+  const alerts = output
+    .split('\n')
+    .filter((line) => line.includes('[ALERT]'))
+    .map((line) => line.replace(/^\[ALERT\]\s*\(\d+\)\s*:\s*/, '').trim())
+    .filter((line) => !/^config : (Error\(s\)|Fatal errors) found in configuration file/.test(line))
+    .map((line) => (line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS)}...` : line));
+  return alerts.length > 0 ? alerts.join('\n') : output.trim();
+}
+
+/** `haproxy -c -f path`: resolves when HAProxy accepts the file, throws ConfigRejected otherwise. */
+export async function checkConfig(bin: string, configPath: string): Promise<void> {
+  let result: execa.ExecaReturnValue;
+  const child = execa(bin, ['-c', '-f', configPath], { reject: false, all: true });
+  // Our own timer: execa 5's `timeout` option leaves its timer running when the spawn fails.
+  const timer = setTimeout(() => child.kill('SIGKILL'), CHECK_TIMEOUT_MS);
+  try {
+    result = await child;
+  } catch (error) {
+    throw new HaproxyError(`cannot run ${bin} -c: ${(error as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (result.exitCode === 0) return;
+  if (typeof result.exitCode !== 'number') throw new HaproxyError(`cannot run ${result.command}: ${result.all ?? 'no exit code'}`);
+  throw new ConfigRejected('HAProxy rejected the configuration', usefulAlerts(result.all ?? ''));
+}

@@ -1,0 +1,90 @@
+import * as net from 'net';
+import { HaproxyError } from '../errors';
+
+/** What `show proc` on the master CLI says, reduced to what a reload check needs. */
+export interface ProcList {
+  readonly masterPid: number;
+  readonly reloads: number;
+  /** Reloads the master could not complete (2.6 prints `[failed: N]`). */
+  readonly failed: number;
+  readonly workers: readonly number[];
+}
+
+const COMMAND_TIMEOUT_MS = 2000;
+const POLL_MS = 20;
+
+/**
+ * Parse `show proc`. The master line reads `<pid> master <reloads> [failed: N] <uptime> <version>`;
+ * worker lines `<pid> worker <reloads> <uptime> <version>` (old workers still draining included).
+ */
+export function parseShowProc(text: string): ProcList {
+  let master: { pid: number; reloads: number; failed: number } | undefined;
+  const workers: number[] = [];
+  for (const line of text.split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    const pid = Number(fields[0]);
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    if (fields[1] === 'master') {
+      const failed = /\[failed:\s*(\d+)\]/.exec(line);
+      master = { pid, reloads: Number(fields[2]), failed: failed ? Number(failed[1]) : 0 };
+    } else if (fields[1] === 'worker') {
+      workers.push(pid);
+    }
+  }
+  if (!master) throw new HaproxyError(`unexpected answer to show proc: ${JSON.stringify(text.slice(0, 200))}`);
+  return { masterPid: master.pid, reloads: master.reloads, failed: master.failed, workers };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The master CLI socket (`haproxy -W -S <socket>`): one connection per command. */
+export class MasterCli {
+  constructor(
+    readonly socketPath: string,
+    private readonly timeoutMs = COMMAND_TIMEOUT_MS,
+  ) {}
+
+  /**
+   * Send one command and read the whole answer. The write is half-closed: the master CLI only
+   * ends a non-interactive session once it has seen the end of the input.
+   */
+  command(command: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(this.socketPath);
+      let answer = '';
+      socket.setTimeout(this.timeoutMs, () => socket.destroy(new HaproxyError(`${command}: no answer from ${this.socketPath}`)));
+      socket.on('connect', () => socket.end(`${command}\n`));
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      socket.on('end', () => resolve(answer));
+      socket.on('error', (error) => reject(error instanceof HaproxyError ? error : new HaproxyError(`${this.socketPath}: ${error.message}`)));
+    });
+  }
+
+  async showProc(): Promise<ProcList> {
+    return parseShowProc(await this.command('show proc'));
+  }
+
+  /**
+   * Reload and confirm. 2.6's master answers nothing to `reload` and re-executes itself (its
+   * socket refuses connections meanwhile), so success is read from `show proc` afterwards:
+   * the same master, a worker that was not there before, and no new failure.
+   */
+  async reload(timeoutMs: number): Promise<void> {
+    const before = await this.showProc();
+    await this.command('reload').catch(() => '');
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      await sleep(POLL_MS);
+      const after = await this.showProc().catch(() => undefined);
+      if (after && reloadDone(before, after)) return;
+    }
+    throw new HaproxyError(`no new HAProxy worker within ${timeoutMs} ms of the reload`);
+  }
+}
+
+/** True when the reload is confirmed; throws when it is known to have failed. */
+function reloadDone(before: ProcList, after: ProcList): boolean {
+  if (after.masterPid !== before.masterPid) throw new HaproxyError('the HAProxy master was replaced during the reload');
+  if (after.failed > before.failed) throw new HaproxyError('HAProxy could not load the new configuration; the previous workers keep serving');
+  return after.workers.some((pid) => !before.workers.includes(pid));
+}

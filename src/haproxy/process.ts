@@ -1,0 +1,157 @@
+import execa from 'execa';
+import * as fs from 'fs';
+import * as path from 'path';
+import { HaproxyError } from '../errors';
+import type { Logger } from '../logger';
+import type { HaproxyControl } from './control';
+import { MasterCli } from './master-cli';
+import { OutputTail } from './output-tail';
+
+export interface ChildHaproxyOptions {
+  readonly bin: string;
+  /** The master socket is `<stateDir>/master.sock`. */
+  readonly stateDir: string;
+  readonly logger: Logger;
+  /**
+   * Called before HAProxy is started again after it died, so the config it restarts from is the
+   * last-known-good one (the applier restores it onto the live path).
+   */
+  readonly prepareRestart?: () => Promise<void>;
+  /** SIGUSR1 lets workers finish their connections; after this, SIGTERM. Default 5000. */
+  readonly stopGraceMs?: number;
+  /** How long start() and reload() wait for a worker. Default 10000. */
+  readonly readyTimeoutMs?: number;
+}
+
+const KILL_AFTER_TERM_MS = 2000;
+const MAX_RESTART_DELAY_MS = 5000;
+/** A master that lived this long is not crash-looping: the next restart is immediate again. */
+const STABLE_AFTER_MS = 10000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * HAProxy as our child in master-worker mode: `-W` (master-worker), `-db` (stay in the
+ * foreground, so the master is the process we spawned and we see it exit), `-S` (master CLI).
+ * A reload re-executes the master in place (same pid, same argv), so the config path never
+ * changes. If the master dies, it is started again from the last-known-good config.
+ */
+export class ChildHaproxy implements HaproxyControl {
+  readonly cli: MasterCli;
+  private child: execa.ExecaChildProcess | undefined;
+  /** Only a master that once served is restarted when it dies; a failed start is reported. */
+  private ready = false;
+  private configPath = '';
+  private stopping = false;
+  private restartDelayMs = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private startedAt = 0;
+  private readonly tail: OutputTail;
+
+  constructor(private readonly options: ChildHaproxyOptions) {
+    this.cli = new MasterCli(path.join(options.stateDir, 'master.sock'));
+    this.tail = new OutputTail(options.logger);
+  }
+
+  /** The master's pid (the process we spawned), or undefined when it is not running. */
+  pid(): number | undefined {
+    return this.running() ? this.child?.pid : undefined;
+  }
+
+  running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async start(configPath: string): Promise<void> {
+    this.configPath = configPath;
+    this.stopping = false;
+    await this.spawn();
+  }
+
+  async reload(): Promise<void> {
+    if (!this.running()) throw new HaproxyError('HAProxy is not running');
+    await this.cli.reload(this.options.readyTimeoutMs ?? 10000);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const child = this.child;
+    if (!child || !this.running()) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGUSR1');
+    if (await settles(exited, this.options.stopGraceMs ?? 5000)) return;
+    child.kill('SIGTERM');
+    if (await settles(exited, KILL_AFTER_TERM_MS)) return;
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  private async spawn(): Promise<void> {
+    const socket = this.cli.socketPath;
+    fs.rmSync(socket, { force: true });
+    const child = execa(this.options.bin, ['-W', '-db', '-S', `${socket},mode,600`, '-f', this.configPath], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      buffer: false,
+      reject: false,
+      // execa kills the child if Node exits without stop(): no orphaned HAProxy.
+      cleanup: true,
+    });
+    this.child = child;
+    this.ready = false;
+    this.startedAt = Date.now();
+    this.tail.follow(child.stdout);
+    this.tail.follow(child.stderr);
+    child.on('exit', (code, signal) => this.exited(child, code, signal));
+    child.catch(() => undefined);
+    await this.waitForWorker(child);
+    this.ready = true;
+  }
+
+  private async waitForWorker(child: execa.ExecaChildProcess): Promise<void> {
+    const deadline = Date.now() + (this.options.readyTimeoutMs ?? 10000);
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null) break;
+      const proc = await this.cli.showProc().catch(() => undefined);
+      if (proc && proc.workers.length > 0) return;
+      await sleep(20);
+    }
+    const why = this.tail.text();
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    throw new HaproxyError(`HAProxy did not start: ${why || 'no worker appeared'}`);
+  }
+
+  private exited(child: execa.ExecaChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (child !== this.child || this.stopping || !this.ready) return;
+    this.options.logger.error({ code, signal }, 'haproxy master exited; restarting it');
+    if (Date.now() - this.startedAt > STABLE_AFTER_MS) this.restartDelayMs = 0;
+    this.scheduleRestart();
+  }
+
+  /** The first restart is immediate; a master that keeps dying is retried with capped backoff. */
+  private scheduleRestart(): void {
+    const delay = this.restartDelayMs;
+    this.restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, Math.max(100, delay * 2));
+    this.restartTimer = setTimeout(() => void this.restart(), delay);
+  }
+
+  private async restart(): Promise<void> {
+    if (this.stopping) return;
+    try {
+      await this.options.prepareRestart?.();
+      await this.spawn();
+      this.options.logger.info({ pid: this.child?.pid }, 'haproxy restarted');
+    } catch (error) {
+      this.options.logger.error({ err: (error as Error).message }, 'haproxy restart failed');
+      if (!this.stopping) this.scheduleRestart();
+    }
+  }
+}
+
+async function settles(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const done = await Promise.race([promise.then(() => true), timeout]);
+  clearTimeout(timer);
+  return done;
+}

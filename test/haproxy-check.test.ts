@@ -1,0 +1,62 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { ConfigRejected, HaproxyError } from '../src/errors';
+import { checkConfig, usefulAlerts } from '../src/haproxy/check';
+import { parseShowProc } from '../src/haproxy/master-cli';
+import { HAPROXY_BIN } from './helpers/haproxy';
+import { removeTempDirs, tempDir } from './helpers/tmp';
+
+afterAll(removeTempDirs);
+
+const GOOD = ['defaults', '  mode http', '  timeout connect 1s', '  timeout client 1s', '  timeout server 1s', 'frontend f', '  bind 127.0.0.1:1', '  default_backend b', 'backend b', '  server s 127.0.0.1:2', ''].join('\n');
+
+function write(text: string): string {
+  const file = path.join(tempDir('check-'), 'haproxy.cfg');
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+describe('checkConfig', () => {
+  it('accepts a config HAProxy accepts', async () => {
+    await expect(checkConfig(HAPROXY_BIN, write(GOOD))).resolves.toBeUndefined();
+  });
+
+  it("rejects with HAProxy's ALERT lines, not its whole output", async () => {
+    const error = await checkConfig(HAPROXY_BIN, write(`${GOOD}  http-request bogus\n`)).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(ConfigRejected);
+    const detail = (error as ConfigRejected).detail;
+    expect(detail).toMatch(/haproxy\.cfg:11\].*'http-request' expects/);
+    expect(detail).not.toMatch(/\[ALERT\]|Error\(s\) found/);
+    expect(detail.length).toBeLessThan(400);
+  });
+
+  it('says so when HAProxy cannot be run at all', async () => {
+    await expect(checkConfig('/nonexistent/haproxy', write(GOOD))).rejects.toBeInstanceOf(HaproxyError);
+  });
+});
+
+describe('usefulAlerts', () => {
+  it('keeps the output when there is no ALERT line', () => {
+    expect(usefulAlerts('  something odd\n')).toBe('something odd');
+  });
+});
+
+describe('parseShowProc', () => {
+  const text = [
+    '#<PID>          <type>          <reloads>       <uptime>        <version>      ',
+    '24716           master          2 [failed: 1]   0d00h00m01s     2.6.12-1+deb12u4',
+    '# workers',
+    '24722           worker          0               0d00h00m01s     2.6.12-1+deb12u4',
+    '24718           worker          1               0d00h00m05s     2.6.12-1+deb12u4',
+    '# programs',
+    '',
+  ].join('\n');
+
+  it('reads the master pid, reload and failure counts, and every worker', () => {
+    expect(parseShowProc(text)).toEqual({ masterPid: 24716, reloads: 2, failed: 1, workers: [24722, 24718] });
+  });
+
+  it('refuses an answer without a master line', () => {
+    expect(() => parseShowProc('Unknown command\n')).toThrow(HaproxyError);
+  });
+});

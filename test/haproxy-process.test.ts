@@ -1,0 +1,120 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { HaproxyError } from '../src/errors';
+import { ChildHaproxy } from '../src/haproxy/process';
+import { silentLogger } from '../src/logger';
+import { Backend, request, startBackend } from './helpers/backends';
+import { HAPROXY_BIN } from './helpers/haproxy';
+import { freePort, waitFor } from './helpers/ports';
+import { removeTempDirs, tempDir } from './helpers/tmp';
+
+/** ChildHaproxy: our own HAProxy in master-worker mode, reloaded through the master CLI. */
+
+let backendA: Backend;
+let backendB: Backend;
+const started: ChildHaproxy[] = [];
+
+function config(port: number, backend: Backend): string {
+  return ['defaults', '  mode http', '  timeout connect 1s', '  timeout client 5s', '  timeout server 5s', 'frontend f', `  bind 127.0.0.1:${port}`, '  default_backend b', 'backend b', `  server s 127.0.0.1:${backend.port}`, ''].join('\n');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function setUp(options: { prepareRestart?: () => Promise<void> } = {}) {
+  const dir = tempDir('child-haproxy-');
+  const port = await freePort();
+  const file = path.join(dir, 'haproxy.cfg');
+  fs.writeFileSync(file, config(port, backendA));
+  const haproxy = new ChildHaproxy({ bin: HAPROXY_BIN, stateDir: dir, logger: silentLogger(), stopGraceMs: 1000, ...options });
+  started.push(haproxy);
+  await haproxy.start(file);
+  return { haproxy, file, port, url: `http://127.0.0.1:${port}/` };
+}
+
+beforeAll(async () => {
+  backendA = await startBackend('a');
+  backendB = await startBackend('b');
+});
+
+afterAll(async () => {
+  for (const haproxy of started) await haproxy.stop();
+  await backendA.close();
+  await backendB.close();
+  removeTempDirs();
+});
+
+it('starts HAProxy in master-worker mode and serves at once', async () => {
+  const { haproxy, url } = await setUp();
+  expect(haproxy.running()).toBe(true);
+  expect((await request(url)).backend).toBe('a');
+  const proc = await haproxy.cli.showProc();
+  expect(proc.masterPid).toBe(haproxy.pid());
+  expect(proc.workers).toHaveLength(1);
+});
+
+it('reloads into a new worker that serves the new config, in the same master', async () => {
+  const { haproxy, file, port, url } = await setUp();
+  const before = await haproxy.cli.showProc();
+  fs.writeFileSync(file, config(port, backendB));
+  await haproxy.reload();
+  const after = await haproxy.cli.showProc();
+  expect(after.masterPid).toBe(before.masterPid);
+  expect(after.reloads).toBe(before.reloads + 1);
+  expect(after.workers.some((pid) => !before.workers.includes(pid))).toBe(true);
+  expect((await request(url)).backend).toBe('b');
+});
+
+it('reports a reload HAProxy could not complete, while the old worker keeps serving', async () => {
+  const { haproxy, file, url } = await setUp();
+  fs.writeFileSync(file, `${fs.readFileSync(file, 'utf8')}  http-request bogus\n`);
+  await expect(haproxy.reload()).rejects.toThrow(HaproxyError);
+  expect((await request(url)).backend).toBe('a');
+});
+
+it('starts HAProxy again within a second after its master is killed, from the prepared config', async () => {
+  let prepared = 0;
+  let file = '';
+  const set = await setUp({
+    prepareRestart: async () => {
+      prepared += 1;
+      fs.writeFileSync(file, config(set.port, backendB));
+    },
+  });
+  file = set.file;
+  const pid = set.haproxy.pid() ?? 0;
+  const killedAt = Date.now();
+  process.kill(pid, 'SIGKILL');
+  await waitFor('HAProxy serving again', async () => (await request(set.url, { timeoutMs: 200 }).catch(() => undefined))?.backend === 'b', 3000, 10);
+  const downMs = Date.now() - killedAt;
+  console.log(`HAProxy back ${downMs} ms after SIGKILL of the master`);
+  expect(downMs).toBeLessThan(1000);
+  expect(prepared).toBe(1);
+  expect(set.haproxy.pid()).not.toBe(pid);
+});
+
+it('stops the master and every worker, leaving no process behind', async () => {
+  const { haproxy, url } = await setUp();
+  const master = haproxy.pid() ?? 0;
+  const { workers } = await haproxy.cli.showProc();
+  await haproxy.stop();
+  expect(haproxy.running()).toBe(false);
+  expect(alive(master)).toBe(false);
+  await waitFor('workers gone', async () => workers.every((pid) => !alive(pid)), 2000);
+  await expect(request(url, { timeoutMs: 500 })).rejects.toThrow();
+});
+
+it('refuses to start on a config HAProxy cannot load, with its message', async () => {
+  const dir = tempDir('child-haproxy-');
+  const file = path.join(dir, 'haproxy.cfg');
+  fs.writeFileSync(file, 'global\n  bogus-keyword\n');
+  const haproxy = new ChildHaproxy({ bin: HAPROXY_BIN, stateDir: dir, logger: silentLogger() });
+  started.push(haproxy);
+  await expect(haproxy.start(file)).rejects.toThrow(/HAProxy did not start: .*bogus-keyword/s);
+});
