@@ -1,7 +1,8 @@
 import { spawn, spawnSync, ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { settleWithin, waitFor } from './ports';
+import { supervise } from './child';
+import { waitFor } from './ports';
 import { tempDir } from './tmp';
 
 export const HAPROXY_BIN = process.env.HAPROXY_BIN ?? 'haproxy';
@@ -69,21 +70,17 @@ export async function startHaproxy(config: string): Promise<RunningHaproxy> {
   const child: ChildProcess = spawn(HAPROXY_BIN, ['-W', '-db', '-S', masterSocket, '-f', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  let exited = false;
-  child.on('exit', () => (exited = true));
-  const killAtExit = () => child.kill('SIGKILL');
-  process.on('exit', killAtExit);
+  const supervised = supervise(child);
   try {
     await waitFor('HAProxy master socket and first worker', async () => {
-      if (exited) throw new Error(`haproxy exited: ${stderr}`);
+      if (supervised.exited()) throw new Error(`haproxy exited: ${stderr}`);
       if (!fs.existsSync(masterSocket)) return false;
       return workerPids(await socketCommand(masterSocket, 'show proc')).length > 0;
     }, 10000);
-    if (exited) throw new Error(`haproxy exited: ${stderr}`);
+    if (supervised.exited()) throw new Error(`haproxy exited: ${stderr}`);
   } catch (error) {
     // A half-started HAProxy (and its stderr pipe) would keep the test run alive forever.
-    process.removeListener('exit', killAtExit);
-    child.kill('SIGKILL');
+    supervised.kill();
     fs.rmSync(dir, { recursive: true, force: true });
     throw error;
   }
@@ -102,12 +99,7 @@ export async function startHaproxy(config: string): Promise<RunningHaproxy> {
       }, 10000);
     },
     async stop() {
-      process.removeListener('exit', killAtExit);
-      if (exited) return;
-      const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      await settleWithin(done, 5000);
-      if (!exited) child.kill('SIGKILL');
+      await supervised.stop(5000);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

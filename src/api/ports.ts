@@ -1,0 +1,17 @@
+import type { AppliedState } from '../applied-state';
+import type { Route } from '../route/route';
+import type { StoreSnapshot } from '../store/route-store';
+
+/** What the API needs of the applier (the Applier class provides it). */
+export interface ApplierPort {
+  state(): AppliedState;
+  waitForIndex(index: number, timeoutMs: number): Promise<AppliedState>;
+  checkCandidate(routes: readonly Route[]): Promise<void>;
+  applyNow(snapshot?: StoreSnapshot): Promise<unknown>;
+}
+
+export interface HealthReport {
+  readonly healthy: boolean;
+  readonly message: string;
+  readonly details: Readonly<Record<string, unknown>>;
+}

@@ -1,0 +1,107 @@
+import { spawn, ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { request, HttpAnswer } from './backends';
+import { supervise } from './child';
+import { freePort, waitFor } from './ports';
+import { tempDir } from './tmp';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
+
+export interface SidecarOptions {
+  /** Loopback address for the API and HAProxy's frontends, e.g. 127.0.0.2. */
+  readonly host?: string;
+  /** API port; several instances on different hosts share one port, as replicas do. */
+  readonly apiPort?: number;
+  readonly httpPort?: number;
+  readonly stateDir?: string;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export interface RunningSidecar {
+  readonly host: string;
+  readonly apiPort: number;
+  readonly httpPort: number;
+  readonly stateDir: string;
+  readonly api: string;
+  readonly proxy: string;
+  readonly logs: () => string;
+  /** A request to the sidecar's API, e.g. call('/v1/docker-flow-proxy/reconfigure?...'). */
+  call(pathAndQuery: string, options?: Parameters<typeof request>[1]): Promise<HttpAnswer>;
+  /** A request through this instance's HAProxy. */
+  through(pathAndQuery: string, headers?: Record<string, string>): Promise<HttpAnswer>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Run the built CLI (`node dist/cli.js serve`) as a user would, with its own HAProxy, on
+ * loopback. Resolves once the API answers ping and HAProxy accepts connections.
+ */
+export async function startSidecar(options: SidecarOptions = {}): Promise<RunningSidecar> {
+  const host = options.host ?? '127.0.0.1';
+  const apiPort = options.apiPort ?? (await freePort(host));
+  const httpPort = options.httpPort ?? (await freePort(host));
+  const stateDir = options.stateDir ?? tempDir('sidecar-state-');
+  const env = {
+    ...process.env,
+    LISTEN_ADDRESS: `${host}:${apiPort}`,
+    BIND_ADDRESS: host,
+    DEFAULT_PORTS: String(httpPort),
+    STATE_DIR: stateDir,
+    LOG_LEVEL: 'info',
+    ...options.env,
+  };
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const supervised = supervise(child);
+  const api = `http://${host}:${apiPort}`;
+  const proxy = `http://${host}:${httpPort}`;
+  const call = (pathAndQuery: string, requestOptions?: Parameters<typeof request>[1]) => request(`${api}${pathAndQuery}`, requestOptions);
+  try {
+    await waitFor('the sidecar API and its HAProxy', async () => {
+      if (supervised.exited()) throw new Error('the sidecar exited');
+      const ping = await call('/v1/docker-flow-proxy/ping', { timeoutMs: 1000, headers: authHeader(options.env) });
+      if (ping.status !== 200) return false;
+      const answer = await request(`${proxy}/`, { timeoutMs: 1000 });
+      return answer.status > 0;
+    }, 20000, 50);
+  } catch (error) {
+    supervised.kill();
+    throw new Error(`${(error as Error).message}\n--- sidecar output ---\n${output}`);
+  }
+  return {
+    host,
+    apiPort,
+    httpPort,
+    stateDir,
+    api,
+    proxy,
+    logs: () => output,
+    call,
+    through: (pathAndQuery, headers) => request(`${proxy}${pathAndQuery}`, { headers }),
+    async stop() {
+      await supervised.stop(8000);
+    },
+  };
+}
+
+function authHeader(env: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  if (!env?.API_USER || !env.API_PASS) return {};
+  return { Authorization: `Basic ${Buffer.from(`${env.API_USER}:${env.API_PASS}`).toString('base64')}` };
+}
+
+/** Whether a leftover haproxy master from this state dir still runs (for clean-up assertions). */
+export function pidFileProcessAlive(stateDir: string): boolean {
+  const pidFile = path.join(stateDir, 'haproxy.pid');
+  if (!fs.existsSync(pidFile)) return false;
+  const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
