@@ -42,6 +42,8 @@ interface TxnAnswer {
   readonly Results?: ReadonlyArray<{ readonly KV?: { readonly ModifyIndex?: number } }> | null;
 }
 
+const FAILOVER_WARNING_INTERVAL_MS = 10000;
+
 export class ConsulStore implements RouteStore {
   private readonly client: ConsulClient;
   private readonly directory: string;
@@ -51,7 +53,17 @@ export class ConsulStore implements RouteStore {
   constructor(private readonly options: ConsulStoreOptions) {
     this.client = new ConsulClient({ addresses: options.addresses, token: options.token, timeoutMs: options.requestTimeoutMs });
     this.directory = `${options.prefix}/services/`;
-    this.client.onFailover((from, to, reason) => options.logger?.warn({ from, to, reason }, 'Consul failover'));
+    this.client.onFailover((from, to, reason) => this.logFailover(from, to, reason));
+  }
+
+  private lastFailoverWarning = 0;
+
+  /** While every address is down, failovers come every few ms: warn once per interval. */
+  private logFailover(from: string, to: string, reason: string): void {
+    const now = Date.now();
+    const warn = now - this.lastFailoverWarning >= FAILOVER_WARNING_INTERVAL_MS;
+    if (warn) this.lastFailoverWarning = now;
+    this.options.logger?.[warn ? 'warn' : 'debug']({ from, to, reason }, 'Consul failover');
   }
 
   async list(): Promise<StoreSnapshot> {
