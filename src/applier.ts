@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { AppliedState, ApplyReport, InvalidRoute, ReloadOutcome } from './applied-state';
 import { findBreakingRoutes } from './apply/breaking-routes';
+import { CheckedConfigs } from './apply/checked-configs';
 import { Coalescer } from './apply/coalescer';
 import { readIfExists, siblingTemp, writeAtomic } from './apply/config-files';
 import { IndexWaiters } from './apply/index-waiters';
@@ -67,12 +68,14 @@ export class Applier {
   private readonly waiters = new IndexWaiters<AppliedState>();
   private readonly logger: Logger;
   private readonly lastKnownGoodPath: string;
+  private readonly checkedConfigs = new CheckedConfigs();
+  private applying = 0;
 
   constructor(private readonly options: ApplierOptions) {
     this.render = options.render;
     this.logger = options.logger ?? silentLogger();
     this.lastKnownGoodPath = path.join(options.settings.stateDir, 'last-known-good.cfg');
-    this.coalescer = new Coalescer(options.settings.reloadQuietMs, options.settings.reloadMaxDelayMs, () => void this.applyPending());
+    this.coalescer = new Coalescer(options.settings.reloadQuietMs, options.settings.reloadMaxDelayMs, () => void this.applyPending(), () => this.applying === 0);
   }
 
   state(): AppliedState {
@@ -140,8 +143,10 @@ export class Applier {
   async checkCandidate(routes: readonly Route[]): Promise<void> {
     const file = siblingTemp(this.options.settings.haproxyConfig, 'check');
     try {
-      await fs.promises.writeFile(file, this.renderConfig(routes).config);
+      const config = this.renderConfig(routes).config;
+      await fs.promises.writeFile(file, config);
       await checkConfig(this.options.settings.haproxyBin, file);
+      this.checkedConfigs.add(config);
     } finally {
       await fs.promises.rm(file, { force: true });
     }
@@ -154,7 +159,8 @@ export class Applier {
   }
 
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(task, task);
+    this.applying++;
+    const run = this.chain.then(task, task).finally(() => this.applying--);
     this.chain = run.catch(() => undefined);
     return run;
   }
@@ -239,8 +245,10 @@ export class Applier {
   private async checked(config: string): Promise<{ config: string; candidate: string }> {
     const candidate = siblingTemp(this.options.settings.haproxyConfig, 'candidate');
     await fs.promises.writeFile(candidate, config);
+    if (this.checkedConfigs.has(config)) return { config, candidate };
     try {
       await checkConfig(this.options.settings.haproxyBin, candidate);
+      this.checkedConfigs.add(config);
     } catch (error) {
       await fs.promises.rm(candidate, { force: true });
       throw error;

@@ -50,8 +50,8 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   def('API_USER', '(unset)', 'When API_USER and API_PASS are set, the /v1/ API requires HTTP basic auth.'),
   def('API_PASS', '(unset)', 'Password of the /v1/ API.'),
   def('LOG_LEVEL', 'info', 'Structured JSON logs on stdout: fatal, error, warn, info, debug, trace or silent.'),
-  def('RELOAD_QUIET_MS', '25', 'Coalescing: apply once the store has been quiet this long.'),
-  def('RELOAD_MAX_DELAY_MS', '500', 'Coalescing: apply at the latest this long after the first pending change, even if changes keep coming.'),
+  def('RELOAD_QUIET_MS', '25', 'Coalescing: a change that finds no reload running applies at once; changes that arrive during a reload apply once the store has been quiet this long.'),
+  def('RELOAD_MAX_DELAY_MS', '500', 'Coalescing: changes that arrive during a reload apply at the latest this long after the first of them, even if changes keep coming.'),
   def('DISTRIBUTE_TIMEOUT_MS', '10000', 'distribute=true: how long to wait for every replica to serve a change.'),
   def('REQUEST_TIMEOUT_MS', '5000', 'Timeout of one request to Consul (blocking watch queries add their wait) or to a peer.'),
 ];

@@ -1,0 +1,28 @@
+import { createHash } from 'crypto';
+
+/**
+ * Configs that `haproxy -c` accepted a moment ago. The API checks a candidate before it stores a
+ * route, and the applier renders the very same text a few milliseconds later: checking it twice
+ * would add a whole HAProxy start-up (tens of ms) to every change. Rendering is pure, so the same
+ * text with the same HAProxy binary gets the same verdict.
+ */
+export class CheckedConfigs {
+  private readonly digests: string[] = [];
+
+  constructor(private readonly capacity = 16) {}
+
+  private static digest(config: string): string {
+    return createHash('sha256').update(config).digest('hex');
+  }
+
+  add(config: string): void {
+    const digest = CheckedConfigs.digest(config);
+    if (this.digests.includes(digest)) return;
+    this.digests.push(digest);
+    if (this.digests.length > this.capacity) this.digests.shift();
+  }
+
+  has(config: string): boolean {
+    return this.digests.includes(CheckedConfigs.digest(config));
+  }
+}
