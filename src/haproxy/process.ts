@@ -30,6 +30,23 @@ const STABLE_AFTER_MS = 10000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // Already gone.
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * HAProxy as our child in master-worker mode: `-W` (master-worker), `-db` (stay in the
  * foreground, so the master is the process we spawned and we see it exit), `-S` (master CLI).
@@ -87,8 +104,24 @@ export class ChildHaproxy implements HaproxyControl {
     await exited;
   }
 
+  /**
+   * A master still answering on our socket was left by an earlier sidecar that was killed
+   * outright (SIGKILL leaves no chance to stop the child). Two HAProxy masters would share the
+   * ports (SO_REUSEPORT) with different configs, so the orphan is stopped before ours starts.
+   */
+  private async stopOrphan(): Promise<void> {
+    const orphan = await this.cli.showProc().catch(() => undefined);
+    if (!orphan) return;
+    this.options.logger.warn({ pid: orphan.masterPid }, 'stopping an HAProxy master left by an earlier sidecar');
+    signal(orphan.masterPid, 'SIGTERM');
+    const deadline = Date.now() + KILL_AFTER_TERM_MS;
+    while (alive(orphan.masterPid) && Date.now() < deadline) await sleep(20);
+    if (alive(orphan.masterPid)) signal(orphan.masterPid, 'SIGKILL');
+  }
+
   private async spawn(): Promise<void> {
     const socket = this.cli.socketPath;
+    await this.stopOrphan();
     fs.rmSync(socket, { force: true });
     const child = execa(this.options.bin, ['-W', '-db', '-S', `${socket},mode,600`, '-f', this.configPath], {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -32,6 +32,8 @@ export interface RunningSidecar {
   /** A request through this instance's HAProxy. */
   through(pathAndQuery: string, headers?: Record<string, string>): Promise<HttpAnswer>;
   stop(): Promise<void>;
+  /** SIGKILL the sidecar (not its HAProxy): a crash, as the OOM killer would do it. */
+  crash(): void;
 }
 
 /**
@@ -69,7 +71,8 @@ export async function startSidecar(options: SidecarOptions = {}): Promise<Runnin
       return answer.status > 0;
     }, 20000, 50);
   } catch (error) {
-    supervised.kill();
+    // SIGTERM first: a SIGKILLed sidecar would leave its HAProxy running.
+    await supervised.stop(3000);
     throw new Error(`${(error as Error).message}\n--- sidecar output ---\n${output}`);
   }
   return {
@@ -85,6 +88,7 @@ export async function startSidecar(options: SidecarOptions = {}): Promise<Runnin
     async stop() {
       await supervised.stop(8000);
     },
+    crash: () => supervised.kill(),
   };
 }
 
