@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { HaproxyError } from '../src/errors';
-import { ChildHaproxy } from '../src/haproxy/process';
+import { ChildHaproxy, processAlive } from '../src/haproxy/process';
 import { silentLogger } from '../src/logger';
 import { Backend, request, startBackend } from './helpers/backends';
 import { HAPROXY_BIN } from './helpers/haproxy';
@@ -16,15 +16,6 @@ const started: ChildHaproxy[] = [];
 
 function config(port: number, backend: Backend): string {
   return ['defaults', '  mode http', '  timeout connect 1s', '  timeout client 5s', '  timeout server 5s', 'frontend f', `  bind 127.0.0.1:${port}`, '  default_backend b', 'backend b', `  server s 127.0.0.1:${backend.port}`, ''].join('\n');
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function setUp(options: { prepareRestart?: () => Promise<void> } = {}) {
@@ -105,8 +96,8 @@ it('stops the master and every worker, leaving no process behind', async () => {
   const { workers } = await haproxy.cli.showProc();
   await haproxy.stop();
   expect(haproxy.running()).toBe(false);
-  expect(alive(master)).toBe(false);
-  await waitFor('workers gone', async () => workers.every((pid) => !alive(pid)), 2000);
+  expect(processAlive(master)).toBe(false);
+  await waitFor('workers gone', async () => workers.every((pid) => !processAlive(pid)), 2000);
   await expect(request(url, { timeoutMs: 500 })).rejects.toThrow();
 });
 

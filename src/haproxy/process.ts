@@ -38,7 +38,8 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -115,8 +116,8 @@ export class ChildHaproxy implements HaproxyControl {
     this.options.logger.warn({ pid: orphan.masterPid }, 'stopping an HAProxy master left by an earlier sidecar');
     signal(orphan.masterPid, 'SIGTERM');
     const deadline = Date.now() + KILL_AFTER_TERM_MS;
-    while (alive(orphan.masterPid) && Date.now() < deadline) await sleep(20);
-    if (alive(orphan.masterPid)) signal(orphan.masterPid, 'SIGKILL');
+    while (processAlive(orphan.masterPid) && Date.now() < deadline) await sleep(20);
+    if (processAlive(orphan.masterPid)) signal(orphan.masterPid, 'SIGKILL');
   }
 
   private async spawn(): Promise<void> {
