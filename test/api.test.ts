@@ -71,6 +71,16 @@ describe('the HTTP API of one sidecar (file store)', () => {
     expect(stored.routes.map((r: { serviceName: string }) => r.serviceName)).not.toContain('bad');
   });
 
+  it('refuses a malformed or oversized body with a 4xx JSON answer', async () => {
+    const headers = { 'Content-Type': 'application/json' };
+    const malformed = await sidecar.call(`${BASE}/reconfigure`, { method: 'PUT', body: '{"serviceName":', headers });
+    expect(malformed.status).toBe(400);
+    expect(JSON.parse(malformed.body)).toMatchObject({ status: 'NOK' });
+    const huge = await sidecar.call(`${BASE}/reconfigure`, { method: 'PUT', body: JSON.stringify({ serviceName: 'x'.repeat(2 * 1024 * 1024) }), headers });
+    expect(huge.status).toBe(413);
+    expect(JSON.parse(huge.body).status).toBe('NOK');
+  });
+
   it('answers 409 for an http route with neither path nor domain', async () => {
     const answer = await reconfigure('serviceName=nowhere&port=8080');
     expect(answer.status).toBe(409);

@@ -60,6 +60,14 @@ function replyReplicas(res: Response, what: string, result: Omit<ChangeResult, '
   reply(res, 500, `${what}: not served by every replica; lagging: ${lagging}`, extra);
 }
 
+/** Errors of express's body parsers (malformed JSON, too large) carry a 4xx status of their own. */
+function bodyParserError(error: unknown): { status: number; message: string } | undefined {
+  if (!(error instanceof Error) || !('type' in error) || !('status' in error)) return undefined;
+  const status = Number(error.status);
+  if (!(status >= 400 && status < 500)) return undefined;
+  return { status, message: `request body: ${error.message}` };
+}
+
 /** The express application: Docker Flow Proxy's endpoints, /metrics and /healthz. */
 export function createHttpApp(options: ApiOptions): express.Express {
   const { settings, changes, applier, store, peers, replicas, metrics, health, logger } = options;
@@ -143,10 +151,10 @@ export function createHttpApp(options: ApiOptions): express.Express {
 
   app.use((_req, res) => reply(res, 404, 'no such endpoint'));
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const status = error instanceof SyntaxError ? 400 : statusFor(error);
+    const { status, message } = bodyParserError(error) ?? { status: statusFor(error), message: publicMessage(error) };
     if (status >= 500) logger.error({ err: error, path: req.path }, 'request failed');
-    else logger.info({ path: req.path, status, reason: publicMessage(error) }, 'request refused');
-    reply(res, status, error instanceof SyntaxError ? 'request body is not valid JSON' : publicMessage(error));
+    else logger.info({ path: req.path, status, reason: message }, 'request refused');
+    reply(res, status, message);
   });
   return app;
 }
