@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { AppliedState, ApplyReport, InvalidRoute, ReloadOutcome } from './applied-state';
 import { findBreakingRoutes } from './apply/breaking-routes';
+import { CandidateChecks } from './apply/candidate-checks';
 import { CheckedConfigs } from './apply/checked-configs';
 import { Coalescer } from './apply/coalescer';
 import { readIfExists, siblingTemp, writeAtomic } from './apply/config-files';
@@ -69,6 +70,7 @@ export class Applier {
   private readonly logger: Logger;
   private readonly lastKnownGoodPath: string;
   private readonly checkedConfigs = new CheckedConfigs();
+  private readonly candidates = new CandidateChecks((routes) => this.checkCandidate(routes), () => this.live.routes);
   private applying = 0;
 
   constructor(private readonly options: ApplierOptions) {
@@ -137,6 +139,14 @@ export class Applier {
   setRender(render: RenderRoutes): Promise<ApplyReport> {
     this.render = render;
     return this.exclusive(() => this.applyLatest(false));
+  }
+
+  /**
+   * Throws ConfigRejected (HAProxy's message) when `route`, added to (or replacing its service
+   * in) the live routes, would not pass `haproxy -c`. Concurrent calls share one check.
+   */
+  checkRoute(route: Route): Promise<void> {
+    return this.candidates.submit(route);
   }
 
   /** Throws ConfigRejected (HAProxy's message) when these routes would not pass `haproxy -c`. */

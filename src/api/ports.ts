@@ -6,7 +6,7 @@ import type { StoreSnapshot } from '../store/route-store';
 export interface ApplierPort {
   state(): AppliedState;
   waitForIndex(index: number, timeoutMs: number): Promise<AppliedState>;
-  checkCandidate(routes: readonly Route[]): Promise<void>;
+  checkRoute(route: Route): Promise<void>;
   applyNow(snapshot?: StoreSnapshot): Promise<unknown>;
 }
 

@@ -30,8 +30,7 @@ export class RouteChanges {
   /** Validate and check a route without storing it (the first half of reconfigure). */
   async prepare(input: Readonly<Record<string, unknown>>): Promise<Route> {
     const route = this.options.parse(input);
-    const others = this.options.applier.state().routes.filter((r) => r.serviceName !== route.serviceName);
-    await this.options.applier.checkCandidate([...others, route]);
+    await this.options.applier.checkRoute(route);
     return route;
   }
 
