@@ -27,6 +27,15 @@ async function stopFleet(fleet: Fleet | undefined): Promise<void> {
   await Promise.all((fleet?.replicas ?? []).map((r) => r.stop()));
 }
 
+/** Wait until every replica has published the same store index (HAProxy may serve a change a
+ * few milliseconds before its replica publishes it). */
+async function settled(fleet: Fleet): Promise<void> {
+  await waitFor('the replicas to agree on the applied index', async () => {
+    const indexes = await Promise.all(fleet.replicas.map(async (r) => JSON.parse((await r.call(`${BASE}/config?type=json`)).body).index));
+    return indexes.every((index) => index === indexes[0]);
+  }, 5000);
+}
+
 function routeQuery(name: string, path: string, backend: Backend): string {
   return `serviceName=${name}&servicePath=${path}&port=${backend.port}&outboundHostname=127.0.0.1`;
 }
@@ -77,6 +86,7 @@ describe('distribute=true with Consul: every replica serves the change before th
   });
 
   it('refuses bad parameters with 400 naming them and changes nothing on any replica', async () => {
+    await settled(fleet);
     const before = await Promise.all(fleet.replicas.map((r) => r.call(`${BASE}/config`)));
     const answer = await fleet.replicas[0].call(`${BASE}/reconfigure?serviceName=bad&servicePath=/bad&port=99999&distribute=true`);
     expect(answer.status).toBe(400);
