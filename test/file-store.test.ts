@@ -203,4 +203,17 @@ describe('FileStore', () => {
     for (let i = 0; i < 200; i++) expect(snapshot.entries.find((e) => e.serviceName === `route-${i}`)?.params?.port).toBe(String(1000 + i));
     expect(snapshot.entries.find((e) => e.serviceName === 'shared')?.params?.port).toBe(last.port);
   });
+
+  it('writes a burst of concurrent changes in a few commits, each change with its own index', async () => {
+    const dir = tempDir();
+    const store = open(dir);
+    const renames: string[] = [];
+    const watcher = fs.watch(dir, (_event, name) => name === ROUTES_FILE && renames.push(name));
+    const indexes = await Promise.all(Array.from({ length: 300 }, (_, i) => store.put({ serviceName: `burst-${i}`, port: '80' })));
+    watcher.close();
+    expect(new Set(indexes).size).toBe(300);
+    expect(Math.max(...indexes)).toBe(300);
+    expect((await store.list()).entries).toHaveLength(300);
+    expect(renames.length).toBeLessThan(30);
+  });
 });

@@ -38,10 +38,19 @@ interface Watcher {
 
 export const ROUTES_FILE = 'routes.json';
 
+type Edit = (routes: Record<string, unknown>) => boolean;
+
+interface PendingEdit {
+  readonly edit: Edit;
+  readonly resolve: (index: number) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 export class FileStore implements RouteStore {
   readonly file: string;
   private readonly lock: FileLock;
   private queue: Promise<unknown> = Promise.resolve();
+  private pending: PendingEdit[] = [];
   private readonly watchers = new Set<Watcher>();
   private fsWatcher?: fs.FSWatcher;
   private poller?: NodeJS.Timeout;
@@ -110,23 +119,37 @@ export class FileStore implements RouteStore {
   }
 
   /**
-   * One read-modify-write, after every earlier one of this process (the queue) and while no other
-   * process writes (the lock). `edit` changes the routes in place and says whether it changed them.
+   * Queue one edit. Edits are applied in batches (group commit): every edit that arrived while the
+   * previous write was on disk goes into the next read-modify-write, written once and fsynced once,
+   * under the lock that keeps other processes out. Each edit still gets its own index.
+   * `edit` changes the routes in place and says whether it changed them.
    */
-  private change(edit: (routes: Record<string, unknown>) => boolean): Promise<number> {
-    const next = this.queue.then(() => this.tracked(() => this.lock.hold(() => this.rewrite(edit))));
-    this.queue = next.catch(() => undefined);
-    return next;
+  private change(edit: Edit): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      this.pending.push({ edit, resolve, reject });
+      if (this.pending.length === 1) this.queue = this.queue.then(() => this.commit());
+    });
   }
 
-  private async rewrite(edit: (routes: Record<string, unknown>) => boolean): Promise<number> {
+  private async commit(): Promise<void> {
+    const batch = this.pending.splice(0);
+    try {
+      const indexes = await this.tracked(() => this.lock.hold(() => this.rewrite(batch.map((p) => p.edit))));
+      batch.forEach((pending, i) => pending.resolve(indexes[i]));
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+    }
+  }
+
+  private async rewrite(edits: readonly Edit[]): Promise<number[]> {
     const stored = await this.readFile();
     const routes = { ...stored.routes };
-    if (!edit(routes)) return stored.index;
-    const index = stored.index + 1;
+    let index = stored.index;
+    const indexes = edits.map((edit) => (edit(routes) ? ++index : index));
+    if (index === stored.index) return indexes;
     await writeAtomically(this.file, `${JSON.stringify({ index, routes }, null, 2)}\n`);
     void this.refresh();
-    return index;
+    return indexes;
   }
 
   private async readFile(): Promise<StoredFile> {
