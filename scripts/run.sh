@@ -11,4 +11,5 @@ ensure_node_modules
 ensure_build
 
 cd "$ROOT"
-exec node dist/cli.js serve "$@"
+# The same Node flag as the haproxy-sidecar bin (see src/cli.ts): a small young generation.
+exec node --max-semi-space-size=1 dist/cli.js serve "$@"

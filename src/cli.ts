@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
+// A 1 MB young generation keeps the sidecar's memory down (about 130 MB instead of 165 MB at
+// 10,000 routes) for a few more cheap scavenges; scripts/run.sh and the image run Node the same way.
 import yargs, { Argv } from 'yargs';
 import { SidecarError } from './errors';
 import { addRoute, listRoutes, removeRoute, renderCurrent, serve, validateCurrent } from './app';
