@@ -33,6 +33,8 @@ describe('a running sidecar and its TEMPLATES_DIR', () => {
     expect(source).toContain('    mode http\n');
     fs.writeFileSync(frontend(), source.replace('    mode http\n', '    mode http\n    http-response set-header X-Template v2\n'));
     await waitFor('the edited template to be live', async () => (await sidecar.through('/demo/x')).headers['x-template'] === 'v2', 10000, 50);
+    // HAProxy serves a new config a moment before the reload is confirmed and published.
+    await waitFor('the edited config to be published', async () => (await sidecar.call(`${BASE}/config`)).body.includes('X-Template v2'), 5000, 50);
   });
 
   it('keeps the last good config when a template breaks, and tells the logs', async () => {
