@@ -43,6 +43,7 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   def('TIMEOUT_TUNNEL', '3600', 'HAProxy timeout tunnel, seconds.'),
   def('TIMEOUT_HTTP_REQUEST', '5', 'HAProxy timeout http-request, seconds.'),
   def('TIMEOUT_HTTP_KEEP_ALIVE', '15', 'HAProxy timeout http-keep-alive, seconds.'),
+  def('HARD_STOP_AFTER', '0', 'Seconds after a reload when old HAProxy workers are stopped even if connections (websockets, tunnels) remain; 0 lets them drain on their own.'),
   def('STATS_USER', '(unset)', 'HAProxy stats page user; the page is on when STATS_USER and STATS_PASS are set.'),
   def('STATS_PASS', '(unset)', 'HAProxy stats page password.'),
   def('STATS_URI', '/admin?stats', 'HAProxy stats page URI.'),
@@ -74,6 +75,8 @@ export interface Timeouts {
   readonly tunnel: number;
   readonly httpRequest: number;
   readonly httpKeepAlive: number;
+  /** 0: old workers drain on their own. */
+  readonly hardStopAfter: number;
 }
 
 export interface Credentials {
@@ -251,6 +254,7 @@ export function loadSettings(raw: RawSettings = process.env, cwd: string = proce
       tunnel: integer(raw, 'TIMEOUT_TUNNEL', 3600, 0, 86400 * 7),
       httpRequest: integer(raw, 'TIMEOUT_HTTP_REQUEST', 5, 0, 86400),
       httpKeepAlive: integer(raw, 'TIMEOUT_HTTP_KEEP_ALIVE', 15, 0, 86400),
+      hardStopAfter: integer(raw, 'HARD_STOP_AFTER', 0, 0, 86400 * 7),
     },
     stats: stats(raw),
     apiAuth: credentials(raw, 'API_USER', 'API_PASS'),
