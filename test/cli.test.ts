@@ -2,6 +2,8 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { SETTING_DEFINITIONS } from '../src/settings';
+import { request } from './helpers/backends';
+import { ConsulAgent, startConsulAgent } from './helpers/consul';
 import { checkConfig } from './helpers/haproxy';
 import { CLI } from './helpers/sidecar';
 import { removeTempDirs, tempDir } from './helpers/tmp';
@@ -96,5 +98,33 @@ describe('the haproxy-sidecar CLI, run as a user would', () => {
     expect(cli(['routes', 'remove', 'go-demo'], env).code).toBe(0);
     expect(cli(['routes', 'remove', 'go-demo'], env).code).toBe(0);
     expect(cli(['routes', 'list'], env).stdout.trim()).toBe('');
+  });
+});
+
+describe('the routes commands on Consul', () => {
+  let consul: ConsulAgent;
+
+  beforeAll(async () => {
+    consul = await startConsulAgent();
+  });
+
+  afterAll(async () => {
+    await consul?.stop();
+  });
+
+  it('add, list and remove routes in Consul KV, readable by hand as one JSON key per route', async () => {
+    const env = { STATE_DIR: tempDir('cli-consul-'), CONSUL_ADDRESS: consul.address };
+    expect(cli(['routes', 'add', 'serviceName=go-demo', 'servicePath=/demo', 'port=8080'], env).code).toBe(0);
+    const key = await request(`${consul.address}/v1/kv/docker-flow/services/go-demo?raw`);
+    expect(JSON.parse(key.body)).toEqual({ serviceName: 'go-demo', servicePath: '/demo', port: '8080' });
+    expect(cli(['routes', 'list'], env).stdout).toMatch(/^go-demo servicePath=\/demo port=8080$/m);
+    expect(cli(['routes', 'remove', 'go-demo'], env).code).toBe(0);
+    expect((await request(`${consul.address}/v1/kv/docker-flow/services/go-demo`)).status).toBe(404);
+  });
+
+  it('fails with exit code 1 and a clear message when Consul does not answer', async () => {
+    const result = cli(['routes', 'list'], { STATE_DIR: tempDir('cli-down-'), CONSUL_ADDRESS: '127.0.0.1:1', REQUEST_TIMEOUT_MS: '500' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/Consul/);
   });
 });
