@@ -62,6 +62,17 @@ it('reloads into a new worker that serves the new config, in the same master', a
   expect((await request(url)).backend).toBe('b');
 });
 
+it('waits for a master that is still re-executing after a reload instead of failing the next one', async () => {
+  const { haproxy, file, port, url } = await setUp();
+  const first = haproxy.reload();
+  // The first reload's command is sent within a few ms; the master then refuses connections while
+  // it re-executes, which is exactly when a second reload (a burst, a rollback) comes in.
+  await new Promise((resolve) => setTimeout(resolve, 15));
+  fs.writeFileSync(file, config(port, backendB));
+  await expect(Promise.all([first, haproxy.reload()])).resolves.toHaveLength(2);
+  expect((await request(url)).backend).toBe('b');
+});
+
 it('reports a reload HAProxy could not complete, while the old worker keeps serving', async () => {
   const { haproxy, file, url } = await setUp();
   fs.writeFileSync(file, `${fs.readFileSync(file, 'utf8')}  http-request bogus\n`);

@@ -1,7 +1,7 @@
 import { HaproxyError } from '../errors';
 import type { Logger } from '../logger';
 import type { HaproxyControl } from './control';
-import { MasterCli } from './master-cli';
+import { MasterCli, RELOAD_TIMEOUT_MS } from './master-cli';
 
 export interface AdoptedHaproxyOptions {
   /** HAPROXY_MASTER_SOCKET of an HAProxy started elsewhere with `-W -S <socket> -f <HAPROXY_CONFIG>`. */
@@ -40,7 +40,7 @@ export class AdoptedHaproxy implements HaproxyControl {
 
   async reload(): Promise<void> {
     try {
-      await this.cli.reload(this.options.reloadTimeoutMs ?? 10000);
+      await this.cli.reload(this.options.reloadTimeoutMs ?? RELOAD_TIMEOUT_MS);
       this.reachable = true;
     } catch (error) {
       await this.check();

@@ -15,6 +15,14 @@ const COMMAND_TIMEOUT_MS = 2000;
 const POLL_MS = 5;
 
 /**
+ * How long a reload (or a start) may take before it counts as failed. A big config on a busy
+ * machine takes HAProxy seconds to re-execute and parse (3 MB, 10,000 routes: 3-8 s here), and
+ * its master socket refuses connections all that time: that is progress, not failure. Giving up
+ * too early would roll back underneath a reload that is about to succeed.
+ */
+export const RELOAD_TIMEOUT_MS = 120000;
+
+/**
  * Parse `show proc`. The master line reads `<pid> master <reloads> [failed: N] <uptime> <version>`;
  * worker lines `<pid> worker <reloads> <uptime> <version>` (old workers still draining included).
  */
@@ -65,15 +73,27 @@ export class MasterCli {
     return parseShowProc(await this.command('show proc'));
   }
 
+  /** `show proc`, waiting while the master is busy re-executing (its socket refuses meanwhile). */
+  private async answered(deadline: number): Promise<ProcList> {
+    for (;;) {
+      try {
+        return await this.showProc();
+      } catch (error) {
+        if (Date.now() >= deadline) throw new HaproxyError(`the HAProxy master does not answer on ${this.socketPath}: ${(error as Error).message}`);
+        await sleep(POLL_MS * 4);
+      }
+    }
+  }
+
   /**
    * Reload and confirm. 2.6's master answers nothing to `reload` and re-executes itself (its
    * socket refuses connections meanwhile), so success is read from `show proc` afterwards:
    * the same master, a worker that was not there before, and no new failure.
    */
-  async reload(timeoutMs: number): Promise<void> {
-    const before = await this.showProc();
-    await this.command('reload').catch(() => '');
+  async reload(timeoutMs: number = RELOAD_TIMEOUT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    const before = await this.answered(deadline);
+    await this.command('reload').catch(() => '');
     while (Date.now() < deadline) {
       await sleep(POLL_MS);
       const after = await this.showProc().catch(() => undefined);

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { HaproxyError } from '../errors';
 import type { Logger } from '../logger';
 import type { HaproxyControl } from './control';
-import { MasterCli } from './master-cli';
+import { MasterCli, RELOAD_TIMEOUT_MS } from './master-cli';
 import { OutputTail } from './output-tail';
 
 export interface ChildHaproxyOptions {
@@ -19,7 +19,7 @@ export interface ChildHaproxyOptions {
   readonly prepareRestart?: () => Promise<void>;
   /** SIGUSR1 lets workers finish their connections; after this, SIGTERM. Default 5000. */
   readonly stopGraceMs?: number;
-  /** How long start() and reload() wait for a worker. Default 10000. */
+  /** How long start() and reload() wait for a worker. Default RELOAD_TIMEOUT_MS. */
   readonly readyTimeoutMs?: number;
 }
 
@@ -88,7 +88,7 @@ export class ChildHaproxy implements HaproxyControl {
 
   async reload(): Promise<void> {
     if (!this.running()) throw new HaproxyError('HAProxy is not running');
-    await this.cli.reload(this.options.readyTimeoutMs ?? 10000);
+    await this.cli.reload(this.options.readyTimeoutMs ?? RELOAD_TIMEOUT_MS);
   }
 
   async stop(): Promise<void> {
@@ -143,7 +143,7 @@ export class ChildHaproxy implements HaproxyControl {
   }
 
   private async waitForWorker(child: execa.ExecaChildProcess): Promise<void> {
-    const deadline = Date.now() + (this.options.readyTimeoutMs ?? 10000);
+    const deadline = Date.now() + (this.options.readyTimeoutMs ?? RELOAD_TIMEOUT_MS);
     while (Date.now() < deadline) {
       if (child.exitCode !== null || child.signalCode !== null) break;
       const proc = await this.cli.showProc().catch(() => undefined);
