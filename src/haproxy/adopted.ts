@@ -39,6 +39,9 @@ export class AdoptedHaproxy implements HaproxyControl {
   }
 
   async reload(): Promise<void> {
+    // A master that re-executes refuses connections for a while, and so does a dead one; only the
+    // probe's view over time tells them apart. Known gone: fail now rather than wait for it.
+    if (!this.reachable) throw new HaproxyError(`adopted HAProxy is unreachable on ${this.options.masterSocket}`);
     try {
       await this.cli.reload(this.options.reloadTimeoutMs ?? RELOAD_TIMEOUT_MS);
       this.reachable = true;
