@@ -32,7 +32,7 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY templates ./templates
 COPY haproxy/bootstrap.cfg ./haproxy/bootstrap.cfg
-RUN printf '#!/bin/sh\nexec node --max-semi-space-size=1 /app/dist/cli.js "$@"\n' > /usr/local/bin/haproxy-sidecar \
+RUN printf '#!/bin/sh\nexec node --max-semi-space-size=1 --optimize-for-size /app/dist/cli.js "$@"\n' > /usr/local/bin/haproxy-sidecar \
  && chmod 755 /usr/local/bin/haproxy-sidecar \
  && mkdir -p /var/lib/haproxy-sidecar \
  && chown node:node /var/lib/haproxy-sidecar

@@ -54,7 +54,7 @@ export async function startSidecar(options: SidecarOptions = {}): Promise<Runnin
     LOG_LEVEL: 'info',
     ...options.env,
   };
-  const child: ChildProcess = spawn(process.execPath, ['--max-semi-space-size=1', CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, ['--max-semi-space-size=1', '--optimize-for-size', CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
