@@ -1,0 +1,258 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import type { FloorResult } from './floor';
+import { FailedSize, resultsDir } from './measure';
+import { plotLatency, Series } from './plot';
+import type { BurstRow, KvEditRow, ReconfigureRow } from './result-types';
+
+/**
+ * Turn the scenario JSON files of one run into bench/results/SUMMARY.md (every figure also as a
+ * ratio to the HAProxy floor of the same run, and each target marked met or not) and
+ * bench/results/latency.svg. Missing scenarios are listed as missing, not guessed.
+ */
+
+interface RenderRow {
+  readonly routes: number;
+  readonly medianMs: number;
+}
+
+interface Machine {
+  readonly date: string;
+  readonly cpu: string;
+  readonly cores: number;
+  readonly memoryGiB: number;
+  readonly kernel: string;
+  readonly node: string;
+  readonly haproxy: string;
+  readonly quick: boolean;
+}
+
+interface RunRecord {
+  readonly scenario: string;
+  readonly status: string;
+  readonly seconds: number;
+}
+
+/** What bench/reload.ts (a colleague's) writes to reload.json. */
+interface ReloadUnderLoad {
+  readonly reloads: number;
+  readonly outcomes: Readonly<Record<string, number>>;
+  readonly reloadsMs: number;
+  readonly requests: number;
+  readonly failed: number;
+  readonly failedBreakdown: Readonly<Record<string, number>>;
+  readonly applyMs: { readonly p50: number; readonly p95: number; readonly max: number };
+  readonly floor: { readonly configBytes: number; readonly checkMs: { readonly p50: number }; readonly reloadMs: { readonly p50: number } };
+}
+
+function readJson<T>(name: string): T | undefined {
+  const file = path.join(resultsDir(), `${name}.json`);
+  if (!fs.existsSync(file)) return undefined;
+  const value: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+  return value as T;
+}
+
+type Rows<T> = { results: (T | FailedSize)[] };
+
+/** The rows with figures; sizes that failed are listed by failures(). */
+function rowsOf<T extends object>(name: string): T[] {
+  return (readJson<Rows<T>>(name)?.results ?? []).filter((row): row is T => !('error' in row));
+}
+
+function failures(names: readonly string[]): string[] {
+  return names.flatMap((name) => (readJson<Rows<object>>(name)?.results ?? []).filter((row): row is FailedSize => 'error' in row).map((row) => `${name} at ${row.routes} routes: ${row.error}`));
+}
+
+const ms = (value: number | undefined): string => (value === undefined || Number.isNaN(value) ? '—' : value === Infinity ? 'never (see failures)' : value >= 100 ? `${Math.round(value)}` : value.toFixed(1));
+const ratio = (value: number | undefined, floor: number | undefined): string => (value === undefined || floor === undefined || !(floor > 0) ? '—' : `${(value / floor).toFixed(2)}×`);
+const mib = (bytes: number | undefined): string => (bytes === undefined || Number.isNaN(bytes) ? '—' : `${(bytes / 1048576).toFixed(0)} MiB`);
+const mark = (met: boolean | undefined): string => (met === undefined ? 'not measured' : met ? '**met**' : '**not met**');
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function section(title: string, description: string, header: readonly string[], rows: readonly (readonly string[])[]): string {
+  return [title, description, '', table(header, rows)].join('\n');
+}
+
+class Report {
+  readonly floors = rowsOf<FloorResult>('floor');
+  readonly reconfigure = rowsOf<ReconfigureRow>('reconfigure');
+  readonly kv = rowsOf<KvEditRow>('kv-edit');
+  readonly burst = rowsOf<BurstRow>('burst');
+  readonly render = rowsOf<RenderRow>('render');
+  readonly machine = readJson<Machine>('machine');
+  readonly runs = readJson<{ scenarios: RunRecord[] }>('run')?.scenarios ?? [];
+  readonly reload = readJson<ReloadUnderLoad>('reload');
+
+  floor(routes: number): FloorResult | undefined {
+    return this.floors.find((f) => f.routes === routes);
+  }
+
+  at<T extends { routes: number }>(rows: readonly T[], routes: number): T | undefined {
+    return rows.find((r) => r.routes === routes);
+  }
+
+  largest(): number {
+    return Math.max(0, ...this.floors.map((f) => f.routes));
+  }
+}
+
+function machineSection(report: Report): string {
+  const m = report.machine;
+  const lines = m
+    ? [`Run ${m.date}${m.quick ? ' (BENCH_QUICK=1: smoke sizes, not comparable)' : ''} on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}, ${m.haproxy}.`]
+    : ['Machine not recorded.'];
+  if (report.runs.length > 0) lines.push('', `Scenario runs: ${report.runs.map((r) => `${r.scenario} ${r.status} in ${r.seconds} s`).join('; ')}.`);
+  const stopped = report.kv.filter((k) => k.stoppedBy).map((k) => `kv-edit at ${k.routes} routes stopped after ${k.allLiveMs.count} edits: ${k.stoppedBy}`);
+  const failed = [...failures(['reconfigure', 'floor', 'kv-edit', 'burst']), ...stopped];
+  if (failed.length > 0) lines.push('', '**Failures** (the sidecars\' output is kept as `<scenario>-<size>-<host>.log`):', '', ...failed.map((f) => `- ${f}`));
+  return lines.join('\n');
+}
+
+function floorSection(report: Report): string {
+  const rows = report.floors.map((f) => [String(f.routes), `${(f.configBytes / 1024).toFixed(0)} KiB`, ms(f.checkMs.p50), ms(f.reloadToLiveMs.p50), ms(f.floorMs.p50), ms(f.floorMs.p99), String(f.floorMs.count)]);
+  return section('## HAProxy floor (no sidecar)', '`haproxy -c` on the full config, then a master-worker reload through the master CLI, until a request through HAProxy reaches the new backend. Every ratio below divides by this, percentile by percentile (p50 by p50, p99 by p99).', ['routes', 'config', 'haproxy -c p50 ms', 'reload→live p50 ms', 'floor p50 ms', 'floor p99 ms', 'samples'], rows);
+}
+
+function reconfigureSection(report: Report): string {
+  const rows = report.reconfigure.map((r) => {
+    const f = report.floor(r.routes);
+    return [String(r.routes), `${r.liveMs.count}${r.cutShortByCap ? ' (time cap)' : ''}`, ms(r.liveMs.p50), ms(r.liveMs.p95), ms(r.liveMs.p99), ratio(r.liveMs.p50, f?.floorMs.p50), ratio(r.liveMs.p99, f?.floorMs.p99), ms(r.meanApplyMs), String(r.failedReloads)];
+  });
+  return section('## 1. Reconfigure to live', 'One `/reconfigure` call after another, each moving `/probe` to the other of two backends; timed from the call until a request through HAProxy reaches the new backend. "apply" is the applier\'s own render + `haproxy -c` + reload per change (from `haproxy_sidecar_reload_duration_seconds`); the rest is the API\'s candidate check, the store write and the coalescing window.', ['routes', 'changes', 'p50 ms', 'p95 ms', 'p99 ms', 'p50 / floor', 'p99 / floor', 'apply mean ms', 'failed reloads'], rows);
+}
+
+function kvSection(report: Report): string {
+  const rows = report.kv.map((r) => {
+    const f = report.floor(r.routes);
+    return [String(r.routes), `${r.allLiveMs.count}${r.cutShortByCap ? ' (time cap)' : ''}${r.stoppedBy ? ' (stopped: an edit not live on all three within 30 s)' : ''}`, ms(r.allLiveMs.p50), ms(r.allLiveMs.p99), ratio(r.allLiveMs.p50, f?.floorMs.p50), ratio(r.allLiveMs.p99, f?.floorMs.p99), r.meanApplyMs.map(ms).join(' / '), r.failedReloadsPerInstance.join(' / ')];
+  });
+  return section('## 2. Consul KV edit to live on three instances', 'A PUT of `docker-flow/services/probe` to the Consul dev agent shared by sidecars on 127.0.0.2, .3 and .4, timed until all three HAProxies serve the new backend (three sidecars and three HAProxies share two cores).', ['routes', 'edits', 'p50 ms', 'p99 ms', 'p50 / floor', 'p99 / floor', 'apply mean ms per instance', 'failed reloads per instance'], rows);
+}
+
+function burstSection(report: Report): string {
+  const rows = report.burst.map((r) => {
+    const f = report.floor(r.routes);
+    const perChange = r.accepted > 0 ? r.burstMs / r.accepted : undefined;
+    const refused = Object.entries(r.refused).map(([status, n]) => `${n}×${status}`).join(', ') || 'none';
+    return [String(r.routes), `${r.accepted}/${r.attempted}${r.cutShortByCap ? ' (time cap)' : ''}`, refused, r.acceptedPerSecond.toFixed(1), `${r.reloads} (${r.failedReloads} failed)`, ms(r.burstMs), ms(r.allLiveAfterLastMs), `${r.liveAtFirstRequest}/${r.accepted}`, ratio(perChange, f?.floorMs.p50)];
+  });
+  return section('## 3. Burst', '1,000 new routes through `/reconfigure`, all 1,000 calls in flight at once, stopped at a time cap (100 s; 60 s at 10,000 routes). "all live after last" runs from the last 200 until every accepted route has answered through HAProxy, 64 checks in flight (the check\'s own time is included); "live at first request" counts the routes that answered from the new backend at the first try of that check. The ratio is the burst time per accepted change over the floor p50.', ['routes', 'accepted/sent', 'refused', 'accepted/s', 'reloads', 'burst ms', 'all live after last ms', 'live at first request', 'ms per change / floor'], rows);
+}
+
+function renderSection(report: Report): string {
+  const sizes = [...new Set([...report.render.map((r) => r.routes), ...report.floors.map((f) => f.routes)])].sort((a, b) => a - b);
+  const rows = sizes.map((routes) => {
+    const r = report.at(report.render, routes);
+    const f = report.floor(routes);
+    return [String(routes), ms(r?.medianMs), ms(f?.checkMs.p50), ratio(r?.medianMs, f?.floorMs.p50), ratio(f?.checkMs.p50, f?.floorMs.p50)];
+  });
+  return section('## 4. Render and `haproxy -c`', 'Render: `bench/render.ts` (median of 7, its own mix with TCP and SNI routes). `haproxy -c`: the floor\'s config above.', ['routes', 'render median ms', 'haproxy -c p50 ms', 'render / floor', 'check / floor'], rows);
+}
+
+function memorySection(report: Report): string {
+  const rows = report.reconfigure.map((r) => [String(r.routes), `${mib(r.rssAfterLoadBytes)} (heap ${mib(r.heapUsedAfterLoadBytes)})`, `${mib(r.rssAfterChangesBytes)} (heap ${mib(r.heapUsedAfterChangesBytes)})`, mib(report.at(report.burst, r.routes)?.rssAfterBytes)]);
+  return section('## 5. Sidecar resident memory', '`haproxy_sidecar_process_resident_memory_bytes` from `/metrics` (the Node process only, not HAProxy), with the V8 heap in use (`haproxy_sidecar_nodejs_heap_size_used_bytes`) in brackets. Memory has no floor to divide by.', ['routes', 'after load', 'after the reconfigure run', 'after the burst'], rows);
+}
+
+function reloadSection(report: Report): string {
+  const title = '## 6. Requests failed during reloads under load';
+  const r = report.reload;
+  if (!r) return `${title}\nNot measured in this run (\`bench/reload.ts\` missing or failed).`;
+  const floor = r.floor.checkMs.p50 + r.floor.reloadMs.p50;
+  const breakdown = Object.entries(r.failedBreakdown).map(([kind, n]) => `${kind} ${n}`).join(', ');
+  const outcomes = Object.entries(r.outcomes).map(([kind, n]) => `${n} ${kind}`).join(', ');
+  return [
+    title,
+    '`bench/reload.ts`: the applier reloads HAProxy one change after another while autocannon (a second process, keep-alive) requests a route that never changes. Its floor is `haproxy -c` plus a master CLI reload of its own final config.',
+    '',
+    table(
+      ['reloads', 'outcomes', 'requests', 'failed', 'apply p50 ms', 'apply p95 ms', 'floor p50 ms', 'apply p50 / floor'],
+      [[String(r.reloads), outcomes, String(r.requests), `**${r.failed}** (${breakdown})`, ms(r.applyMs.p50), ms(r.applyMs.p95), ms(floor), ratio(r.applyMs.p50, floor)]],
+    ),
+  ].join('\n');
+}
+
+/** ", not measured at 10000 routes" when a size of the run has no row here (it failed). */
+function missing(report: Report, rows: readonly { routes: number }[]): string {
+  const absent = report.floors.map((f) => f.routes).filter((routes) => !rows.some((r) => r.routes === routes));
+  return absent.length > 0 ? `; not measured at ${absent.join(', ')} routes (failed)` : '';
+}
+
+/** A verdict from some sizes only says so. */
+function partial(report: Report, rows: readonly { routes: number }[], verdict: string): string {
+  return missing(report, rows) === '' ? verdict : `${verdict} at the sizes measured`;
+}
+
+function targetRows(report: Report): string[][] {
+  const big = report.largest();
+  const r10 = report.at(report.reconfigure, 10);
+  const rBig = report.at(report.reconfigure, big);
+  const fBig = report.floor(big);
+  // An edit that never went live on all three is worse than any percentile.
+  const kvWorst = report.kv.length > 0 ? Math.max(...report.kv.map((k) => (k.stoppedBy ? Infinity : k.allLiveMs.p99))) : undefined;
+  const burstWorst = report.burst.length > 0 ? Math.min(...report.burst.map((b) => b.acceptedPerSecond)) : undefined;
+  const burstLive = report.burst.length > 0 ? Math.max(...report.burst.map((b) => b.allLiveAfterLastMs)) : undefined;
+  const renderBig = report.at(report.render, 10000)?.medianMs;
+  const rssBig = rBig ? Math.max(rBig.rssAfterLoadBytes, rBig.rssAfterChangesBytes, report.at(report.burst, big)?.rssAfterBytes ?? 0) : undefined;
+  const bigRatio = rBig && fBig ? rBig.liveMs.p99 / fBig.floorMs.p99 : undefined;
+  return [
+    ['reconfigure-to-live p99 < 100 ms at 10 routes', `${ms(r10?.liveMs.p99)} ms`, mark(r10 ? r10.liveMs.p99 < 100 : undefined)],
+    [`reconfigure-to-live p99 < 3× floor at ${big} routes`, `${ms(rBig?.liveMs.p99)} ms = ${ratio(rBig?.liveMs.p99, fBig?.floorMs.p99)} floor p99`, mark(bigRatio === undefined ? undefined : bigRatio < 3)],
+    ['KV edit to live on all three, p99 < 1 s (every size)', `worst p99 ${ms(kvWorst)} ms${missing(report, report.kv)}`, partial(report, report.kv, mark(kvWorst === undefined ? undefined : kvWorst < 1000))],
+    ['burst ≥ 500 accepted/s (every size)', `worst ${burstWorst?.toFixed(1) ?? '—'}/s${missing(report, report.burst)}`, partial(report, report.burst, mark(burstWorst === undefined ? undefined : burstWorst >= 500))],
+    ['burst: all live within 2 s of the last (every size)', `worst ${ms(burstLive)} ms${missing(report, report.burst)}`, partial(report, report.burst, mark(burstLive === undefined ? undefined : burstLive < 2000))],
+    ['render 10,000 routes < 200 ms', `${ms(renderBig)} ms`, mark(renderBig === undefined ? undefined : renderBig < 200)],
+    [`sidecar RSS < 150 MB at ${big} routes`, `${mib(rssBig)}`, mark(rssBig === undefined ? undefined : rssBig < 150e6)],
+    ['zero failed requests during reloads', `${report.reload?.failed ?? '—'}`, mark(report.reload?.failed === undefined ? undefined : report.reload.failed === 0)],
+  ];
+}
+
+function series(report: Report): Series[] {
+  const line = (name: string, points: [number, number | undefined][]): Series => ({ name, points: points.filter((p): p is [number, number] => p[1] !== undefined && p[1] > 0) });
+  return [
+    line('reconfigure-to-live p99', report.reconfigure.map((r) => [r.routes, r.liveMs.p99])),
+    line('reconfigure-to-live p50', report.reconfigure.map((r) => [r.routes, r.liveMs.p50])),
+    line('KV edit, all three, p99', report.kv.map((r) => [r.routes, r.allLiveMs.p99])),
+    line('HAProxy floor p50 (check + reload)', report.floors.map((f) => [f.routes, f.floorMs.p50])),
+    line('haproxy -c p50', report.floors.map((f) => [f.routes, f.checkMs.p50])),
+    line('render median', report.render.map((r) => [r.routes, r.medianMs])),
+  ];
+}
+
+function main(): void {
+  const report = new Report();
+  const markdown = [
+    '# haproxy-sidecar benchmark summary',
+    '',
+    machineSection(report),
+    '',
+    '## Targets (issue 7)',
+    table(['target', 'figure', ''], targetRows(report)),
+    '',
+    floorSection(report),
+    '',
+    reconfigureSection(report),
+    '',
+    kvSection(report),
+    '',
+    burstSection(report),
+    '',
+    renderSection(report),
+    '',
+    memorySection(report),
+    '',
+    reloadSection(report),
+    '',
+    '![latency against routes](latency.svg)',
+    '',
+  ].join('\n');
+  fs.writeFileSync(path.join(resultsDir(), 'SUMMARY.md'), markdown);
+  fs.writeFileSync(path.join(resultsDir(), 'latency.svg'), plotLatency(series(report)));
+  console.log(markdown);
+}
+
+main();
