@@ -53,7 +53,7 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   def('LOG_LEVEL', 'info', 'Structured JSON logs on stdout: fatal, error, warn, info, debug, trace or silent.'),
   def('RELOAD_QUIET_MS', '25', 'Coalescing: a change that finds no reload running applies at once; changes that arrive during a reload apply once the store has been quiet this long.'),
   def('RELOAD_MAX_DELAY_MS', '500', 'Coalescing: changes that arrive during a reload apply at the latest this long after the first of them, even if changes keep coming.'),
-  def('DISTRIBUTE_TIMEOUT_MS', '10000', 'distribute=true: how long to wait for every replica to serve a change.'),
+  def('DISTRIBUTE_TIMEOUT_MS', '10000', 'How long reconfigure and remove wait for this replica (with distribute=true: every replica) to serve a stored change before answering 500.'),
   def('REQUEST_TIMEOUT_MS', '5000', 'Timeout of one request to Consul (blocking watch queries add their wait) or to a peer.'),
 ];
 
