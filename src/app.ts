@@ -15,7 +15,7 @@ import { createLogger, Logger } from './logger';
 import { Metrics } from './metrics';
 import { loadTemplates, Templates, watchTemplates } from './render';
 import { parseRoute, parseServiceName } from './route';
-import type { Route, RouteParams } from './route/route';
+import type { RouteParams } from './route/route';
 import type { Settings } from './settings';
 import { createStore } from './store';
 import type { RouteStore, StoreSnapshot } from './store/route-store';
@@ -24,7 +24,6 @@ import { parseEntries } from './apply/parse-entries';
 /** The long-running sidecar, wired from Settings: the composition root (DESIGN.md). */
 export class Sidecar {
   private constructor(
-    private readonly settings: Settings,
     private readonly logger: Logger,
     private readonly store: RouteStore,
     private readonly applier: Applier,
@@ -34,7 +33,7 @@ export class Sidecar {
 
   static async start(settings: Settings, logger: Logger): Promise<Sidecar> {
     fs.mkdirSync(settings.stateDir, { recursive: true });
-    let templates = loadTemplates(settings.templatesDir);
+    const templates = loadTemplates(settings.templatesDir);
     const store = createStore(settings, logger);
     // HAProxy restarts a dead master from the last-known-good config, which the applier owns.
     const restoreLastKnownGood = async () => applier.restoreLastKnownGood();
@@ -68,7 +67,6 @@ export class Sidecar {
     const templateWatch = watchTemplates(
       settings.templatesDir,
       (next) => {
-        templates = next;
         logger.info({ dir: settings.templatesDir }, 'templates changed');
         applier.setRender((routes) => next.renderWithProblems(routes, settings));
       },
@@ -94,7 +92,7 @@ export class Sidecar {
       storeWatch.stop();
       await templateWatch.close();
     };
-    return new Sidecar(settings, logger, store, applier, server, stopWatches);
+    return new Sidecar(logger, store, applier, server, stopWatches);
   }
 
   async stop(): Promise<void> {
@@ -159,15 +157,15 @@ async function withStore<T>(settings: Settings, action: (store: RouteStore) => P
   }
 }
 
-function renderSnapshot(settings: Settings, templates: Templates, snapshot: StoreSnapshot): { config: string; routes: readonly Route[] } {
+function renderSnapshot(settings: Settings, templates: Templates, snapshot: StoreSnapshot): string {
   const { routes, invalid } = parseEntries(snapshot.entries, parseRoute);
   for (const entry of invalid) process.stderr.write(`warning: ${entry.serviceName} is left out: ${entry.reason}\n`);
-  return { config: templates.render(routes, settings), routes };
+  return templates.render(routes, settings);
 }
 
 export async function renderCurrent(settings: Settings): Promise<string> {
   const templates = loadTemplates(settings.templatesDir);
-  return withStore(settings, async (store) => renderSnapshot(settings, templates, await store.list()).config);
+  return withStore(settings, async (store) => renderSnapshot(settings, templates, await store.list()));
 }
 
 /** Check a config text with `haproxy -c` from a temporary file. */
