@@ -105,10 +105,10 @@ export function createHttpApp(options: ApiOptions): express.Express {
       return reply(res, 200, `${result.serviceName} is live`, { ...result });
     }
     const route = await changes.prepare(params);
-    if (!usesConsul) return replyReplicas(res, `${route.serviceName}`, { serviceName: route.serviceName, index: 0 }, await forward(`${BASE}/reconfigure`, { ...route.params }));
+    if (!usesConsul) return replyReplicas(res, route.serviceName, { serviceName: route.serviceName, index: 0 }, await forward(`${BASE}/reconfigure`, { ...route.params }));
     const addresses = await peers.lookup();
     const result = await changes.store(route);
-    replyReplicas(res, `${route.serviceName}`, { serviceName: result.serviceName, index: result.index }, await awaitAll(addresses, result.index, route.serviceName));
+    replyReplicas(res, route.serviceName, { serviceName: result.serviceName, index: result.index }, await awaitAll(addresses, result.index, route.serviceName));
   });
 
   app.all(`${BASE}/remove`, async (req, res) => {
