@@ -61,7 +61,11 @@ export class KvWatch implements StoreWatch {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      await this.pause(this.lastStart + this.options.minIntervalMs - Date.now());
+      // A timer may fire a millisecond early by the wall clock: pause until the interval has
+      // really passed, so the rate limit holds.
+      while (!this.stopped && Date.now() - this.lastStart < this.options.minIntervalMs) {
+        await this.pause(this.lastStart + this.options.minIntervalMs - Date.now());
+      }
       if (this.stopped) return;
       this.lastStart = Date.now();
       await this.once();
