@@ -21,7 +21,7 @@ export type { ParseRoute } from './apply/parse-entries';
 /** A render that also names routes it had to leave out (render/'s RenderResult fits). */
 export interface RenderedConfig {
   readonly config: string;
-  readonly problems: readonly { readonly serviceName: string; readonly message: string }[];
+  readonly problems: readonly InvalidRoute[];
 }
 
 export type RenderRoutes = (routes: readonly Route[]) => string | RenderedConfig;
@@ -223,7 +223,7 @@ export class Applier {
    */
   private async plan(routes: readonly Route[], invalid: readonly InvalidRoute[]): Promise<Plan> {
     const rendered = this.renderConfig(routes);
-    const withProblems = [...invalid, ...problemsOf(rendered)];
+    const withProblems = [...invalid, ...rendered.problems];
     if (rendered.config === this.live.config) return { config: rendered.config, routes, invalid: withProblems };
     try {
       return { ...(await this.checked(rendered.config)), routes, invalid: withProblems };
@@ -246,7 +246,7 @@ export class Applier {
     const rendered = this.renderConfig(kept);
     const left = breaking.map((bad) => ({ serviceName: bad.route.serviceName, reason: `rejected by haproxy -c: ${bad.reason}` }));
     this.logger.warn({ routes: left.map((r) => r.serviceName) }, 'routes left out: HAProxy rejects them');
-    const all = [...invalid, ...problemsOf(rendered), ...left];
+    const all = [...invalid, ...rendered.problems, ...left];
     if (rendered.config === this.live.config) return { config: rendered.config, routes: kept, invalid: all };
     return { ...(await this.checked(rendered.config)), routes: kept, invalid: all };
   }
@@ -333,8 +333,4 @@ export class Applier {
     this.options.onReport?.(report);
     return report;
   }
-}
-
-function problemsOf(rendered: RenderedConfig): InvalidRoute[] {
-  return rendered.problems.map((p) => ({ serviceName: p.serviceName, reason: p.message }));
 }

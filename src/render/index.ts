@@ -3,5 +3,5 @@ export type { Templates, RenderResult } from './templates';
 export { watchTemplates } from './template-watcher';
 export type { TemplateWatcher } from './template-watcher';
 export { buildView } from './view';
-export type { ConfigView, RouteProblem } from './view';
+export type { ConfigView } from './view';
 export { quote } from './quote';

@@ -5,14 +5,15 @@ import { TemplateError } from '../errors';
 import { parseRoute } from '../route/params';
 import { Route } from '../route/route';
 import { Settings, loadSettings } from '../settings';
-import { BuiltView, RouteProblem, buildView, ConfigView } from './view';
+import type { InvalidRoute } from '../applied-state';
+import { BuiltView, buildView, ConfigView } from './view';
 
 export const MAIN_TEMPLATE = 'haproxy.cfg.hbs';
 
 export interface RenderResult {
   readonly config: string;
   /** Destinations left out of the config (e.g. two tcp services on one srcPort), and why. */
-  readonly problems: readonly RouteProblem[];
+  readonly problems: readonly InvalidRoute[];
 }
 
 /** A compiled template set. Rendering is pure: no I/O, same input, same text. */

@@ -1,3 +1,4 @@
+import type { InvalidRoute } from '../applied-state';
 import { Destination, Route } from '../route/route';
 import { Settings } from '../settings';
 import { headerLogFormat, literalLogFormat, quote } from './quote';
@@ -93,15 +94,9 @@ export interface ConfigView {
   readonly statsFrontend: StatsView | false;
 }
 
-/** A destination left out of the config, and why. */
-export interface RouteProblem {
-  readonly serviceName: string;
-  readonly message: string;
-}
-
 export interface BuiltView {
   readonly view: ConfigView;
-  readonly problems: readonly RouteProblem[];
+  readonly problems: readonly InvalidRoute[];
 }
 
 /** Hands out names, adding `_2`, `_3` ... when DFP's naming scheme would repeat one. */
@@ -263,14 +258,14 @@ function reservedPorts(settings: Settings): Set<number> {
 }
 
 /** Group tcp and sni destinations by srcPort; what cannot share a port is reported, not rendered. */
-function groupTcp(placed: readonly Placed[], settings: Settings, problems: RouteProblem[]): Map<number, TcpGroup> {
+function groupTcp(placed: readonly Placed[], settings: Settings, problems: InvalidRoute[]): Map<number, TcpGroup> {
   const reserved = reservedPorts(settings);
   const groups = new Map<number, TcpGroup>();
   for (const p of placed) {
     const port = p.destination.srcPort ?? 0;
     const mode = p.destination.reqMode === 'sni' ? 'sni' : 'tcp';
     const group = groups.get(port);
-    const report = (message: string) => problems.push({ serviceName: p.route.serviceName, message });
+    const report = (message: string) => problems.push({ serviceName: p.route.serviceName, reason: message });
     if (reserved.has(port)) report(`srcPort ${port} is used by the HTTP or stats frontend`);
     else if (!group) groups.set(port, { mode, members: [p] });
     else if (group.mode !== mode) report(`srcPort ${port} is already a ${group.mode} frontend`);
@@ -325,21 +320,21 @@ function httpFrontendView(http: readonly Placed[], settings: Settings, stats: St
 }
 
 /** The store has one route per serviceName; a caller's list might not, and names must not repeat. */
-function uniqueServices(routes: readonly Route[], problems: RouteProblem[]): Route[] {
+function uniqueServices(routes: readonly Route[], problems: InvalidRoute[]): Route[] {
   const seen = new Set<string>();
   return routes.filter((route) => {
     if (!seen.has(route.serviceName)) {
       seen.add(route.serviceName);
       return true;
     }
-    problems.push({ serviceName: route.serviceName, message: 'another route has the same serviceName' });
+    problems.push({ serviceName: route.serviceName, reason: 'another route has the same serviceName' });
     return false;
   });
 }
 
 /** Build the view; routes are taken in serviceName order so names and conflicts are stable. */
 export function buildView(routes: readonly Route[], settings: Settings): BuiltView {
-  const problems: RouteProblem[] = [];
+  const problems: InvalidRoute[] = [];
   const sorted = uniqueServices(routes, problems).sort((a, b) => compareText(a.serviceName, b.serviceName));
   const placed = placeAll(sorted);
   const http = placed.filter((p) => p.destination.reqMode === 'http');
