@@ -37,7 +37,7 @@ RUN printf '#!/bin/sh\nexec node --max-semi-space-size=1 --optimize-for-size /ap
  && mkdir -p /var/lib/haproxy-sidecar \
  && chown node:node /var/lib/haproxy-sidecar
 
-# The defaults of CONTRACT.md, with the state in a volume. Override any of them with -e.
+# The documented defaults (README.md, Configuration), with the state in a volume. Override any of them with -e.
 ENV STATE_DIR=/var/lib/haproxy-sidecar \
     LISTEN_ADDRESS=0.0.0.0:8080 \
     BIND_ADDRESS=* \

@@ -5,7 +5,8 @@ import { loadTemplates, Templates } from '../src/render';
 import { parseRoute } from '../src/route';
 import { loadSettings } from '../src/settings';
 import { Backend, startBackend } from '../test/helpers/backends';
-import { HAPROXY_BIN, socketCommand, startHaproxy } from '../test/helpers/haproxy';
+import { MasterCli } from '../src/haproxy/master-cli';
+import { HAPROXY_BIN, startHaproxy } from '../test/helpers/haproxy';
 import { freePort, waitFor } from '../test/helpers/ports';
 import { log, since, summarize, Summary, untilBackend, withCleanUps } from './measure';
 import { fillerRoutes, Params, probeParams } from './routes';
@@ -57,12 +58,13 @@ interface Sample {
 async function oneChange(configPath: string, masterSocket: string, config: string, proxyUrl: string, target: Backend): Promise<Sample> {
   // The re-executed master reopens its CLI socket after the new worker serves: wait for it
   // outside the timing, as the sidecar waits for `show proc` before its next reload.
-  await waitFor('the HAProxy master CLI', async () => (await socketCommand(masterSocket, 'show proc')).includes('master'), 10000, 5);
+  const cli = new MasterCli(masterSocket, 5000);
+  await waitFor('the HAProxy master CLI', async () => (await cli.command('show proc')).includes('master'), 10000, 5);
   const started = performance.now();
   fs.writeFileSync(configPath, config);
   const checkMs = timeCheck(configPath);
   const reloadStarted = performance.now();
-  await socketCommand(masterSocket, 'reload');
+  await cli.command('reload');
   await untilBackend(proxyUrl, target.name, 60000, reloadStarted);
   return { checkMs, reloadMs: since(started) - checkMs };
 }

@@ -126,7 +126,7 @@ build_consul() {
   say "building Consul ${version:-(version not found in go.mod)} from Go modules (first time: several minutes)"
   local started=$SECONDS
   mkdir -p "$CACHE/bin"
-  # CONTRACT.md section 6, with the output path anchored at the repository root.
+  # Consul built from the pinned Go modules (tools/consul/go.mod), output anchored at the repository root.
   (cd "$ROOT/tools/consul" &&
     quietly consul-build env GOTOOLCHAIN=local CGO_ENABLED=0 \
       go build -trimpath -o "$CONSUL_BIN" github.com/hashicorp/consul)

@@ -3,7 +3,9 @@
 // 10,000 routes instead of 165-180 MB; scripts/run.sh and the image run Node the same way.
 import yargs, { Argv } from 'yargs';
 import { SidecarError } from './errors';
-import { addRoute, listRoutes, removeRoute, renderCurrent, serve, validateCurrent } from './app';
+import { serve } from './app';
+import { addRoute, listRoutes, removeRoute, renderCurrent, validateCurrent } from './commands';
+import { paramsFromArgs } from './route/params';
 import { loadSettings, RawSettings, SETTING_DEFINITIONS, Settings } from './settings';
 
 /**
@@ -66,14 +68,7 @@ function run(action: (settings: Settings, argv: Flags) => Promise<number | void>
 }
 
 function routeArguments(values: unknown): Record<string, string> {
-  const params: Record<string, string> = {};
-  for (const item of Array.isArray(values) ? values : []) {
-    const text = String(item);
-    const equals = text.indexOf('=');
-    if (equals <= 0) throw new SidecarError('INVALID_PARAMETER', `"${text}" is not name=value (e.g. serviceName=go-demo)`);
-    params[text.slice(0, equals)] = text.slice(equals + 1);
-  }
-  return params;
+  return paramsFromArgs((Array.isArray(values) ? values : []).map(String));
 }
 
 function routesCommand(y: Argv): Argv {

@@ -7,7 +7,6 @@ export type ErrorCode =
   | 'ROUTE_CONFLICT'
   | 'CONFIG_REJECTED'
   | 'STORE_UNAVAILABLE'
-  | 'STORE_CONFLICT'
   | 'NOT_LIVE'
   | 'PEERS_UNAVAILABLE'
   | 'INVALID_SETTING'
@@ -55,13 +54,6 @@ export class ConfigRejected extends SidecarError {
 export class StoreUnavailable extends SidecarError {
   constructor(message: string) {
     super('STORE_UNAVAILABLE', message);
-  }
-}
-
-/** A compare-and-set lost too many times in a row. */
-export class StoreConflict extends SidecarError {
-  constructor(message: string) {
-    super('STORE_CONFLICT', message);
   }
 }
 

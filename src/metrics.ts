@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { AppliedState, ApplyReport } from './applied-state';
+import type { AppliedState, ApplyReport } from './applier/applied-state';
 import type { StoreHealth } from './store/route-store';
 
 /** Where the metrics read current state from at scrape time. */

@@ -1,5 +1,6 @@
 import * as path from 'path';
 import { InvalidSetting } from './errors';
+import { NAME } from './route/values';
 
 /**
  * The only reader of process.env. Every setting is an environment variable and a --kebab-case
@@ -234,8 +235,8 @@ export function loadSettings(raw: RawSettings = process.env, cwd: string = proce
   return {
     consulAddresses: consul ? consul.split(',').map((a) => a.trim()).filter((a) => a !== '').map(parseConsulAddress) : [],
     consulToken: text(raw, 'CONSUL_TOKEN'),
-    proxyInstanceName: word(raw, 'PROXY_INSTANCE_NAME', 'docker-flow', /^[A-Za-z0-9_.-]+$/),
-    serviceName: word(raw, 'SERVICE_NAME', 'proxy', /^[A-Za-z0-9_.-]+$/),
+    proxyInstanceName: word(raw, 'PROXY_INSTANCE_NAME', 'docker-flow', NAME),
+    serviceName: word(raw, 'SERVICE_NAME', 'proxy', NAME),
     dnsServer: dns ? parseHostPort('DNS_SERVER', dns, 53) : undefined,
     listen: parseHostPort('LISTEN_ADDRESS', text(raw, 'LISTEN_ADDRESS') ?? '0.0.0.0:8080'),
     bindAddress: bindAddress(raw),

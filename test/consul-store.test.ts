@@ -2,14 +2,15 @@ import * as http from 'http';
 import * as net from 'net';
 import { StoreUnavailable } from '../src/errors';
 import { ConsulStore, ConsulStoreOptions } from '../src/store/consul-store';
-import type { StoreSnapshot } from '../src/store/route-store';
+import { DedupedStore } from '../src/store/dedup';
+import type { RouteStore, StoreSnapshot } from '../src/store/route-store';
 import { ConsulCluster, startConsulCluster } from './helpers/consul';
 import { freePort, waitFor } from './helpers/ports';
 
 /** One cluster for the whole file: starting Consul is the slow part. Each test has its own prefix. */
 let cluster: ConsulCluster;
 let prefixes = 0;
-const stores: ConsulStore[] = [];
+const stores: RouteStore[] = [];
 const servers: net.Server[] = [];
 const sockets = new Set<net.Socket>();
 
@@ -33,8 +34,9 @@ function newPrefix(): string {
   return `test-${process.pid}-${++prefixes}`;
 }
 
-function openStore(addresses: readonly string[], prefix: string, extra: Partial<ConsulStoreOptions> = {}): ConsulStore {
-  const store = new ConsulStore({ addresses, prefix, requestTimeoutMs: 5000, backoffMinMs: 50, backoffMaxMs: 500, ...extra });
+/** As createStore gives it: behind the de-duplicating wrapper. */
+function openStore(addresses: readonly string[], prefix: string, extra: Partial<ConsulStoreOptions> = {}): RouteStore {
+  const store = new DedupedStore(new ConsulStore({ addresses, prefix, requestTimeoutMs: 5000, backoffMinMs: 50, backoffMaxMs: 500, ...extra }));
   stores.push(store);
   return store;
 }
@@ -66,7 +68,7 @@ function portOf(snapshot: StoreSnapshot, serviceName: string): string | undefine
 }
 
 /** Records every snapshot a watch emits. */
-function recordWatch(store: ConsulStore): { seen: StoreSnapshot[]; errors: Error[]; indexes: number[]; stop: () => void } {
+function recordWatch(store: RouteStore): { seen: StoreSnapshot[]; errors: Error[]; indexes: number[]; stop: () => void } {
   const seen: StoreSnapshot[] = [];
   const errors: Error[] = [];
   const indexes: number[] = [];

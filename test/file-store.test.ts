@@ -4,7 +4,8 @@ import * as path from 'path';
 import * as ts from 'typescript';
 import { StoreUnavailable } from '../src/errors';
 import { FileStore, ROUTES_FILE } from '../src/store/file-store';
-import type { StoreSnapshot } from '../src/store/route-store';
+import { DedupedStore } from '../src/store/dedup';
+import type { RouteStore, StoreSnapshot } from '../src/store/route-store';
 import { waitFor } from './helpers/ports';
 import { removeTempDirs, tempDir } from './helpers/tmp';
 
@@ -13,7 +14,7 @@ const ROOT = path.resolve(__dirname, '..');
 /** The file store compiled to plain JavaScript, so a second Node process can run it like the CLI does. */
 function compileFileStore(): string {
   const out = tempDir('file-store-js-');
-  for (const file of ['src/store/file-store.ts', 'src/store/file-lock.ts', 'src/store/route-codec.ts', 'src/errors.ts']) {
+  for (const file of ['src/store/file-store.ts', 'src/store/file-lock.ts', 'src/store/route-codec.ts', 'src/route/values.ts', 'src/files/atomic-write.ts', 'src/files/backoff.ts', 'src/files/process-alive.ts', 'src/errors.ts']) {
     const source = fs.readFileSync(path.join(ROOT, file), 'utf8');
     const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });
     const target = path.join(out, file.replace(/\.ts$/, '.js'));
@@ -49,9 +50,10 @@ function routeNames(snapshot: StoreSnapshot): string[] {
 afterAll(removeTempDirs);
 
 describe('FileStore', () => {
-  const stores: FileStore[] = [];
-  const open = (dir: string, pollIntervalMs?: number): FileStore => {
-    const store = new FileStore({ dir, pollIntervalMs });
+  const stores: RouteStore[] = [];
+  // As createStore gives it: behind the de-duplicating wrapper.
+  const open = (dir: string, pollIntervalMs?: number): RouteStore => {
+    const store = new DedupedStore(new FileStore({ dir, pollIntervalMs }));
     stores.push(store);
     return store;
   };

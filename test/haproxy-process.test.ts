@@ -1,7 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { HaproxyError } from '../src/errors';
-import { ChildHaproxy, processAlive } from '../src/haproxy/process';
+import { processAlive } from '../src/files/process-alive';
+import type { HaproxyExit } from '../src/haproxy/control';
+import { ChildHaproxy } from '../src/haproxy/process';
 import { silentLogger } from '../src/logger';
 import { Backend, request, startBackend } from './helpers/backends';
 import { HAPROXY_BIN } from './helpers/haproxy';
@@ -18,12 +20,14 @@ function config(port: number, backend: Backend): string {
   return ['defaults', '  mode http', '  timeout connect 1s', '  timeout client 5s', '  timeout server 5s', 'frontend f', `  bind 127.0.0.1:${port}`, '  default_backend b', 'backend b', `  server s 127.0.0.1:${backend.port}`, ''].join('\n');
 }
 
-async function setUp(options: { prepareRestart?: () => Promise<void> } = {}) {
+/** `onExit`: ChildHaproxy only reports that the master died; whoever owns the config restarts it. */
+async function setUp(options: { onExit?: (exit: HaproxyExit) => void } = {}) {
   const dir = tempDir('child-haproxy-');
   const port = await freePort();
   const file = path.join(dir, 'haproxy.cfg');
   fs.writeFileSync(file, config(port, backendA));
-  const haproxy = new ChildHaproxy({ bin: HAPROXY_BIN, stateDir: dir, logger: silentLogger(), stopGraceMs: 1000, ...options });
+  const haproxy = new ChildHaproxy({ bin: HAPROXY_BIN, stateDir: dir, logger: silentLogger(), stopGraceMs: 1000 });
+  if (options.onExit) haproxy.onExit(options.onExit);
   started.push(haproxy);
   await haproxy.start(file);
   return { haproxy, file, port, url: `http://127.0.0.1:${port}/` };
@@ -80,13 +84,14 @@ it('reports a reload HAProxy could not complete, while the old worker keeps serv
   expect((await request(url)).backend).toBe('a');
 });
 
-it('starts HAProxy again within a second after its master is killed, from the prepared config', async () => {
+it('reports a killed master, which can be started again within a second, from the prepared config', async () => {
   let prepared = 0;
   let file = '';
   const set = await setUp({
-    prepareRestart: async () => {
+    onExit: () => {
       prepared += 1;
       fs.writeFileSync(file, config(set.port, backendB));
+      void set.haproxy.start(file);
     },
   });
   file = set.file;

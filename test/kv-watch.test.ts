@@ -1,4 +1,5 @@
 import { BlockingSource, KvWatch } from '../src/store/kv-watch';
+import { SnapshotDedup } from '../src/store/dedup';
 import type { StoreSnapshot } from '../src/store/route-store';
 import { waitFor } from './helpers/ports';
 
@@ -51,10 +52,11 @@ describe('KvWatch', () => {
     const errors: Error[] = [];
     const indexes: number[] = [];
     let restarts = 0;
+    // Behind the stores' de-duplicating wrapper, as the store's watch() gives it.
+    const dedup = new SnapshotDedup((s) => seen.push(s), (i) => indexes.push(i));
     const watch = new KvWatch(source, {
-      onChange: (s) => seen.push(s),
+      onSnapshot: (s) => dedup.offer(s),
       onError: (e) => errors.push(e),
-      onIndex: (i) => indexes.push(i),
       onRestart: () => restarts++,
     }, options);
     watches.push(watch);

@@ -1,5 +1,6 @@
 import * as net from 'net';
-import { RunningHaproxy, socketCommand, startHaproxy } from './helpers/haproxy';
+import { MasterCli } from '../src/haproxy/master-cli';
+import { RunningHaproxy, startHaproxy } from './helpers/haproxy';
 import { freePort, waitFor } from './helpers/ports';
 import { loopbackSettings, renderChecked } from './helpers/render';
 
@@ -43,8 +44,7 @@ async function startSlowBackend(): Promise<SlowBackend> {
 }
 
 async function workers(haproxy: RunningHaproxy): Promise<number> {
-  const proc = await socketCommand(haproxy.masterSocket, 'show proc');
-  return proc.split('\n').filter((line) => /\bworker\b/.test(line)).length;
+  return (await new MasterCli(haproxy.masterSocket).showProc()).workers.length;
 }
 
 describe('HARD_STOP_AFTER', () => {

@@ -1,31 +1,28 @@
 import express, { NextFunction, Request, Response } from 'express';
-import { InvalidParameter } from '../errors';
+import type { ChangeResult, RouteChanges } from '../changes/route-changes';
+import type { HealthReport } from '../health';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
+import { flagParam, optionalServiceName, wholeNumberParam } from '../route/flags';
 import type { Settings } from '../settings';
 import type { RouteStore } from '../store/route-store';
 import { basicAuth } from './basic-auth';
+import { API_BASE as BASE, Distributed, Distributor } from './distribute';
 import { publicMessage, statusFor } from './error-status';
-import type { PeerDirectory } from './peers';
-import type { ApplierPort, HealthReport } from './ports';
-import { laggingSummary, ReplicaClient, ReplicaResult } from './replicas';
-import type { ChangeResult, RouteChanges } from './route-changes';
+import type { ApplierPort } from './ports';
 
 export interface ApiOptions {
   readonly settings: Settings;
   readonly changes: RouteChanges;
+  readonly distributor: Distributor;
   readonly applier: ApplierPort;
   readonly store: RouteStore;
-  readonly peers: PeerDirectory;
-  readonly replicas: ReplicaClient;
   readonly metrics: Metrics;
   readonly health: () => HealthReport;
   readonly logger: Logger;
 }
 
 type Params = Readonly<Record<string, unknown>>;
-
-const BASE = '/v1/docker-flow-proxy';
 
 /** Query string and (for PUT/POST) body parameters; the body wins. */
 function requestParams(req: Request): Params {
@@ -34,30 +31,18 @@ function requestParams(req: Request): Params {
   return { ...(req.query as Params), ...fromBody };
 }
 
-function booleanParam(params: Params, name: string): boolean {
-  const value = params[name];
-  if (value === undefined || value === '') return false;
-  if (value === 'true' || value === true) return true;
-  if (value === 'false' || value === false) return false;
-  throw new InvalidParameter(name, 'must be true or false');
-}
-
-function integerParam(params: Params, name: string, fallback: number, max: number): number {
-  const value = params[name];
-  if (value === undefined || value === '') return fallback;
-  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value) || Number(value) > max) throw new InvalidParameter(name, `must be a whole number up to ${max}`);
-  return Number(value);
-}
-
 function reply(res: Response, status: number, message: string, extra: Record<string, unknown> = {}): void {
   res.status(status).json({ status: status === 200 ? 'OK' : 'NOK', message, ...extra });
 }
 
-function replyReplicas(res: Response, what: string, result: Omit<ChangeResult, 'params'> | undefined, replicas: readonly ReplicaResult[]): void {
-  const lagging = laggingSummary(replicas);
-  const extra = { ...result, replicas };
-  if (lagging === '') return reply(res, 200, `${what}: served by all ${replicas.length} replicas`, extra);
-  reply(res, 500, `${what}: not served by every replica; lagging: ${lagging}`, extra);
+function replyDistributed(res: Response, done: Distributed): void {
+  const extra = { serviceName: done.serviceName, index: done.index, replicas: done.replicas };
+  if (done.lagging === '') return reply(res, 200, `${done.what}: served by all ${done.replicas.length} replicas`, extra);
+  reply(res, 500, `${done.what}: not served by every replica; lagging: ${done.lagging}`, extra);
+}
+
+function replyChange(res: Response, message: string, result: ChangeResult): void {
+  reply(res, 200, message, { ...result });
 }
 
 /** Errors of express's body parsers (malformed JSON, too large) carry a 4xx status of their own. */
@@ -70,7 +55,7 @@ function bodyParserError(error: unknown): { status: number; message: string } | 
 
 /** The express application: Docker Flow Proxy's endpoints, /metrics and /healthz. */
 export function createHttpApp(options: ApiOptions): express.Express {
-  const { settings, changes, applier, store, peers, replicas, metrics, health, logger } = options;
+  const { settings, changes, distributor, applier, store, metrics, health, logger } = options;
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -86,44 +71,20 @@ export function createHttpApp(options: ApiOptions): express.Express {
   });
 
   if (settings.apiAuth) app.use('/v1', basicAuth(settings.apiAuth));
-  const usesConsul = settings.consulAddresses.length > 0;
-  const forward = async (path: string, query: Record<string, string>): Promise<ReplicaResult[]> => {
-    const addresses = await peers.lookup();
-    return Promise.all(addresses.map((address) => replicas.forward(address, path, { ...query, distribute: 'false' }, settings.distributeTimeoutMs)));
-  };
-  const awaitAll = async (addresses: readonly string[], index: number, serviceName?: string): Promise<ReplicaResult[]> => {
-    const deadline = Date.now() + settings.distributeTimeoutMs;
-    return Promise.all(addresses.map((address) => replicas.awaitApplied(address, index, serviceName, deadline)));
-  };
-
   app.all(`${BASE}/ping`, (_req, res) => reply(res, 200, 'pong'));
 
   app.all(`${BASE}/reconfigure`, async (req, res) => {
     const params = requestParams(req);
-    if (!booleanParam(params, 'distribute')) {
-      const result = await changes.reconfigure(params);
-      return reply(res, 200, `${result.serviceName} is live`, { ...result });
-    }
-    const route = await changes.prepare(params);
-    if (!usesConsul) return replyReplicas(res, route.serviceName, { serviceName: route.serviceName, index: 0 }, await forward(`${BASE}/reconfigure`, { ...route.params }));
-    const addresses = await peers.lookup();
-    const result = await changes.store(route);
-    replyReplicas(res, route.serviceName, { serviceName: result.serviceName, index: result.index }, await awaitAll(addresses, result.index, route.serviceName));
+    if (flagParam(params, 'distribute')) return replyDistributed(res, await distributor.reconfigure(params));
+    const result = await changes.reconfigure(params);
+    replyChange(res, `${result.serviceName} is live`, result);
   });
 
   app.all(`${BASE}/remove`, async (req, res) => {
     const params = requestParams(req);
-    if (!booleanParam(params, 'distribute')) {
-      const result = await changes.remove(params.serviceName);
-      return reply(res, 200, `${result.serviceName} is removed`, { ...result });
-    }
-    if (!usesConsul) {
-      const serviceName = changes.validServiceName(params.serviceName);
-      return replyReplicas(res, `${serviceName} removed`, { serviceName, index: 0 }, await forward(`${BASE}/remove`, { serviceName }));
-    }
-    const addresses = await peers.lookup();
+    if (flagParam(params, 'distribute')) return replyDistributed(res, await distributor.remove(params));
     const result = await changes.remove(params.serviceName);
-    replyReplicas(res, `${result.serviceName} removed`, result, await awaitAll(addresses, result.index));
+    replyChange(res, `${result.serviceName} is removed`, result);
   });
 
   app.all(`${BASE}/reload`, async (_req, res) => {
@@ -141,9 +102,9 @@ export function createHttpApp(options: ApiOptions): express.Express {
   // Asked by the replica that took a distribute=true change: "do you serve store index N yet?"
   app.get(`${BASE}/applied`, async (req, res) => {
     const params = requestParams(req);
-    const index = integerParam(params, 'index', 0, Number.MAX_SAFE_INTEGER);
-    const waitMs = integerParam(params, 'waitMs', 0, 30000);
-    const serviceName = typeof params.serviceName === 'string' ? params.serviceName : undefined;
+    const index = wholeNumberParam(params, 'index', 0, Number.MAX_SAFE_INTEGER);
+    const waitMs = wholeNumberParam(params, 'waitMs', 0, 30000);
+    const serviceName = optionalServiceName(params);
     const state = await applier.waitForIndex(index, waitMs).catch(() => applier.state());
     const invalid = state.invalid.find((entry) => entry.serviceName === serviceName);
     reply(res, 200, `applied index ${state.index}`, { index: state.index, applied: state.index >= index, reason: invalid?.reason });

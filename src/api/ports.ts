@@ -1,4 +1,4 @@
-import type { AppliedState } from '../applied-state';
+import type { AppliedState } from '../applier/applied-state';
 import type { Route } from '../route/route';
 import type { StoreSnapshot } from '../store/route-store';
 
@@ -8,10 +8,4 @@ export interface ApplierPort {
   waitForIndex(index: number, timeoutMs: number): Promise<AppliedState>;
   checkRoute(route: Route): Promise<void>;
   applyNow(snapshot?: StoreSnapshot): Promise<unknown>;
-}
-
-export interface HealthReport {
-  readonly healthy: boolean;
-  readonly message: string;
-  readonly details: Readonly<Record<string, unknown>>;
 }

@@ -1,4 +1,7 @@
 import execa from 'execa';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { ConfigRejected, HaproxyError } from '../errors';
 
 /** Long enough for a config of thousands of routes on a busy machine; a hung check is a bug. */
@@ -36,4 +39,24 @@ export async function checkConfig(bin: string, configPath: string): Promise<void
   if (result.exitCode === 0) return;
   if (typeof result.exitCode !== 'number') throw new HaproxyError(`cannot run ${result.command}: ${result.all ?? 'no exit code'}`);
   throw new ConfigRejected('HAProxy rejected the configuration', usefulAlerts(result.all ?? ''));
+}
+
+/**
+ * The one config checker of the applier, the API's write path and the CLI: `haproxy -c` on a
+ * config text. With `file`, the text is written there and left for the caller (the applier renames
+ * a checked candidate onto the live path); without, it goes to a temporary directory removed after.
+ */
+export async function checkConfigText(bin: string, config: string, file?: string): Promise<void> {
+  if (file !== undefined) {
+    await fs.promises.writeFile(file, config);
+    return checkConfig(bin, file);
+  }
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'haproxy-sidecar-check-'));
+  try {
+    const temp = path.join(dir, 'haproxy.cfg');
+    await fs.promises.writeFile(temp, config);
+    await checkConfig(bin, temp);
+  } finally {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
 }

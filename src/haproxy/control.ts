@@ -1,3 +1,10 @@
+/** How an HAProxy master ended, and how long it had run. */
+export interface HaproxyExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly uptimeMs: number;
+}
+
 /**
  * What the applier needs from HAProxy, whoever runs it: our own child (process.ts) or an
  * HAProxy started elsewhere that we reach through its master socket (adopted.ts).
@@ -10,4 +17,10 @@ export interface HaproxyControl {
   stop(): Promise<void>;
   /** True while HAProxy is known to serve (for /healthz). */
   running(): boolean;
+  /**
+   * Be told when an HAProxy we run died on its own (not through stop()). Only an event: the
+   * applier decides whether and from which config to start it again. An adopted HAProxy, which we
+   * never start, has none.
+   */
+  onExit?(listener: (exit: HaproxyExit) => void): void;
 }

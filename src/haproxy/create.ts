@@ -4,11 +4,8 @@ import { AdoptedHaproxy } from './adopted';
 import type { HaproxyControl } from './control';
 import { ChildHaproxy } from './process';
 
-/**
- * HAPROXY_MASTER_SOCKET set: adopt the HAProxy behind it; otherwise run our own child.
- * `prepareRestart` restores the last-known-good config before a dead child is started again.
- */
-export function createHaproxyControl(settings: Settings, logger: Logger, prepareRestart?: () => Promise<void>): HaproxyControl {
+/** HAPROXY_MASTER_SOCKET set: adopt the HAProxy behind it; otherwise run our own child. */
+export function createHaproxyControl(settings: Settings, logger: Logger): HaproxyControl {
   if (settings.haproxyMasterSocket) return new AdoptedHaproxy({ masterSocket: settings.haproxyMasterSocket, logger });
-  return new ChildHaproxy({ bin: settings.haproxyBin, stateDir: settings.stateDir, logger, prepareRestart });
+  return new ChildHaproxy({ bin: settings.haproxyBin, stateDir: settings.stateDir, logger });
 }

@@ -1,5 +1,5 @@
-export type { HaproxyControl } from './control';
-export { checkConfig, usefulAlerts } from './check';
+export type { HaproxyControl, HaproxyExit } from './control';
+export { checkConfig, checkConfigText, usefulAlerts } from './check';
 export { MasterCli, parseShowProc } from './master-cli';
 export type { ProcList } from './master-cli';
 export { ChildHaproxy } from './process';

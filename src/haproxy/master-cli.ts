@@ -1,4 +1,5 @@
 import * as net from 'net';
+import { setTimeout as sleep } from 'timers/promises';
 import { HaproxyError } from '../errors';
 
 /** What `show proc` on the master CLI says, reduced to what a reload check needs. */
@@ -44,8 +45,6 @@ export function parseShowProc(text: string): ProcList {
   return { masterPid: master.pid, reloads: master.reloads, failed: master.failed, workers };
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** The master CLI socket (`haproxy -W -S <socket>`): one connection per command. */
 export class MasterCli {
   constructor(
@@ -74,8 +73,9 @@ export class MasterCli {
   }
 
   /** `show proc`, waiting while the master is busy re-executing (its socket refuses meanwhile). */
-  private async answered(deadline: number): Promise<ProcList> {
+  private async answered(deadline: number, signal?: AbortSignal): Promise<ProcList> {
     for (;;) {
+      signal?.throwIfAborted();
       try {
         return await this.showProc();
       } catch (error) {
@@ -88,14 +88,16 @@ export class MasterCli {
   /**
    * Reload and confirm. 2.6's master answers nothing to `reload` and re-executes itself (its
    * socket refuses connections meanwhile), so success is read from `show proc` afterwards:
-   * the same master, a worker that was not there before, and no new failure.
+   * the same master, a worker that was not there before, and no new failure. Aborting `signal`
+   * (the master is known to be dead) ends the wait at once with the signal's reason.
    */
-  async reload(timeoutMs: number = RELOAD_TIMEOUT_MS): Promise<void> {
+  async reload(timeoutMs: number = RELOAD_TIMEOUT_MS, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const before = await this.answered(deadline);
+    const before = await this.answered(deadline, signal);
     await this.command('reload').catch(() => '');
     while (Date.now() < deadline) {
       await sleep(POLL_MS);
+      signal?.throwIfAborted();
       const after = await this.showProc().catch(() => undefined);
       if (after && reloadDone(before, after)) return;
     }

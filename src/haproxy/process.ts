@@ -1,9 +1,11 @@
 import execa from 'execa';
 import * as fs from 'fs';
 import * as path from 'path';
+import { setTimeout as sleep } from 'timers/promises';
 import { HaproxyError } from '../errors';
 import type { Logger } from '../logger';
-import type { HaproxyControl } from './control';
+import { processAlive } from '../files/process-alive';
+import type { HaproxyControl, HaproxyExit } from './control';
 import { MasterCli, RELOAD_TIMEOUT_MS } from './master-cli';
 import { OutputTail } from './output-tail';
 
@@ -12,11 +14,6 @@ export interface ChildHaproxyOptions {
   /** The master socket is `<stateDir>/master.sock`. */
   readonly stateDir: string;
   readonly logger: Logger;
-  /**
-   * Called before HAProxy is started again after it died, so the config it restarts from is the
-   * last-known-good one (the applier restores it onto the live path).
-   */
-  readonly prepareRestart?: () => Promise<void>;
   /** SIGUSR1 lets workers finish their connections; after this, SIGTERM. Default 5000. */
   readonly stopGraceMs?: number;
   /** How long start() and reload() wait for a worker. Default RELOAD_TIMEOUT_MS. */
@@ -24,11 +21,6 @@ export interface ChildHaproxyOptions {
 }
 
 const KILL_AFTER_TERM_MS = 2000;
-const MAX_RESTART_DELAY_MS = 5000;
-/** A master that lived this long is not crash-looping: the next restart is immediate again. */
-const STABLE_AFTER_MS = 10000;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function signal(pid: number, name: NodeJS.Signals): void {
   try {
@@ -38,21 +30,12 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
-/** Whether a process with this pid exists (signal 0 checks without sending anything). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * HAProxy as our child in master-worker mode: `-W` (master-worker), `-db` (stay in the
  * foreground, so the master is the process we spawned and we see it exit), `-S` (master CLI).
  * A reload re-executes the master in place (same pid, same argv), so the config path never
- * changes. If the master dies, it is started again from the last-known-good config.
+ * changes. If the master dies on its own, listeners of onExit() are told; this class never
+ * restarts it by itself (the applier does, from the last-known-good config).
  */
 export class ChildHaproxy implements HaproxyControl {
   readonly cli: MasterCli;
@@ -61,9 +44,10 @@ export class ChildHaproxy implements HaproxyControl {
   private ready = false;
   private configPath = '';
   private stopping = false;
-  private restartDelayMs = 0;
-  private restartTimer: NodeJS.Timeout | undefined;
   private startedAt = 0;
+  /** Aborted when the master we spawned exits: a reload waiting on it ends at once. */
+  private exit = new AbortController();
+  private readonly exitListeners: ((exit: HaproxyExit) => void)[] = [];
   private readonly tail: OutputTail;
 
   constructor(private readonly options: ChildHaproxyOptions) {
@@ -88,12 +72,15 @@ export class ChildHaproxy implements HaproxyControl {
 
   async reload(): Promise<void> {
     if (!this.running()) throw new HaproxyError('HAProxy is not running');
-    await this.cli.reload(this.options.readyTimeoutMs ?? RELOAD_TIMEOUT_MS);
+    await this.cli.reload(this.options.readyTimeoutMs ?? RELOAD_TIMEOUT_MS, this.exit.signal);
+  }
+
+  onExit(listener: (exit: HaproxyExit) => void): void {
+    this.exitListeners.push(listener);
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.restartTimer) clearTimeout(this.restartTimer);
     const child = this.child;
     if (!child || !this.running()) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -134,6 +121,7 @@ export class ChildHaproxy implements HaproxyControl {
     this.child = child;
     this.ready = false;
     this.startedAt = Date.now();
+    this.exit = new AbortController();
     this.tail.follow(child.stdout);
     this.tail.follow(child.stderr);
     child.on('exit', (code, signal) => this.exited(child, code, signal));
@@ -155,30 +143,13 @@ export class ChildHaproxy implements HaproxyControl {
     throw new HaproxyError(`HAProxy did not start: ${why || 'no worker appeared'}`);
   }
 
+  /** Only a master that once served and was not stopped by us is reported. */
   private exited(child: execa.ExecaChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    if (child !== this.child || this.stopping || !this.ready) return;
-    this.options.logger.error({ code, signal }, 'haproxy master exited; restarting it');
-    if (Date.now() - this.startedAt > STABLE_AFTER_MS) this.restartDelayMs = 0;
-    this.scheduleRestart();
-  }
-
-  /** The first restart is immediate; a master that keeps dying is retried with capped backoff. */
-  private scheduleRestart(): void {
-    const delay = this.restartDelayMs;
-    this.restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, Math.max(100, delay * 2));
-    this.restartTimer = setTimeout(() => void this.restart(), delay);
-  }
-
-  private async restart(): Promise<void> {
-    if (this.stopping) return;
-    try {
-      await this.options.prepareRestart?.();
-      await this.spawn();
-      this.options.logger.info({ pid: this.child?.pid }, 'haproxy restarted');
-    } catch (error) {
-      this.options.logger.error({ err: (error as Error).message }, 'haproxy restart failed');
-      if (!this.stopping) this.scheduleRestart();
-    }
+    if (child !== this.child) return;
+    this.exit.abort(new HaproxyError(`the HAProxy master exited (code ${code}, signal ${signal})`));
+    if (this.stopping || !this.ready) return;
+    const exit: HaproxyExit = { code, signal, uptimeMs: Date.now() - this.startedAt };
+    for (const listener of this.exitListeners) listener(exit);
   }
 }
 

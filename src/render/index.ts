@@ -1,5 +1,6 @@
 export { loadTemplates, MAIN_TEMPLATE } from './templates';
-export type { Templates, RenderResult } from './templates';
+export type { Templates } from './templates';
+export type { InvalidRoute, RenderResult } from './types';
 export { watchTemplates } from './template-watcher';
 export type { TemplateWatcher } from './template-watcher';
 export { buildView } from './view';

@@ -5,16 +5,10 @@ import { TemplateError } from '../errors';
 import { parseRoute } from '../route/params';
 import { Route } from '../route/route';
 import { Settings, loadSettings } from '../settings';
-import type { InvalidRoute } from '../applied-state';
+import type { RenderResult } from './types';
 import { BuiltView, buildView, ConfigView } from './view';
 
 export const MAIN_TEMPLATE = 'haproxy.cfg.hbs';
-
-export interface RenderResult {
-  readonly config: string;
-  /** Destinations left out of the config (e.g. two tcp services on one srcPort), and why. */
-  readonly problems: readonly InvalidRoute[];
-}
 
 /** A compiled template set. Rendering is pure: no I/O, same input, same text. */
 export interface Templates {

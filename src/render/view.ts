@@ -1,4 +1,4 @@
-import type { InvalidRoute } from '../applied-state';
+import type { InvalidRoute } from './types';
 import { Destination, Route } from '../route/route';
 import { Settings } from '../settings';
 import { headerLogFormat, literalLogFormat, quote } from './quote';
@@ -126,7 +126,7 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : 1;
 }
 
-/** `/.well-known` first, a `/` path without a domain last, otherwise by aclName (CONTRACT.md 4). */
+/** `/.well-known` first, a `/` path without a domain last, otherwise by aclName (the documented route order). */
 function httpRank(d: Destination): number {
   if (d.servicePath.some((p) => p.startsWith('/.well-known'))) return 0;
   if (d.serviceDomain.length === 0 && d.servicePath.includes('/')) return 2;

@@ -22,8 +22,8 @@ import {
 } from './values';
 
 /**
- * The only gate for untrusted route parameters (CONTRACT.md section 4). Everything that reaches
- * haproxy.cfg is either checked against a strict character set here or quoted by the templates
+ * The only gate for untrusted route parameters (API requests, store entries, CLI arguments).
+ * Everything that reaches haproxy.cfg is either checked against a strict character set here or quoted by the templates
  * in a way these checks make safe (see values.ts).
  */
 
@@ -75,7 +75,7 @@ function acceptedNames(): string[] {
 }
 
 /** One raw value as a string: express gives string | string[] | object, KV JSON may hold numbers. */
-function rawText(name: string, value: unknown): string | undefined {
+export function rawText(name: string, value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') return value;
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
@@ -87,7 +87,7 @@ function rawText(name: string, value: unknown): string | undefined {
 
 /**
  * The accepted parameters of `input` as trimmed, non-empty strings; unknown names (e.g.
- * `distribute`) are dropped. This is also what the store keeps (CONTRACT.md section 5).
+ * `distribute`) are dropped. This is also what the store keeps: one JSON object of strings per route.
  */
 export function normalizeParams(input: Readonly<Record<string, unknown>>): RouteParams {
   const params: Record<string, string> = {};
@@ -120,7 +120,7 @@ export function paramsFromArgs(args: readonly string[]): Record<string, string> 
   const params: Record<string, string> = {};
   for (const arg of args) {
     const eq = arg.indexOf('=');
-    if (eq <= 0) throw new InvalidParameter(arg, 'arguments must be name=value');
+    if (eq <= 0) throw new InvalidParameter(arg, 'is not name=value (e.g. serviceName=go-demo)');
     params[arg.slice(0, eq)] = arg.slice(eq + 1);
   }
   return params;

@@ -6,8 +6,8 @@ export type ReqMode = 'http' | 'tcp' | 'sni';
 
 /**
  * The parameters of a route exactly as the user gave them (query string or KV JSON), values as
- * strings. This is what the store keeps (CONTRACT.md section 5), so a hand edit and an API call
- * are the same thing.
+ * strings. This is what the store keeps (one JSON object of strings per route), so a hand edit
+ * and an API call are the same thing.
  */
 export type RouteParams = Readonly<Record<string, string>>;
 

@@ -19,8 +19,9 @@ export const RESPONSE_HEADER_FETCHES = ['src', 'src_port', 'dst', 'dst_port', 's
 export const REQUEST_HEADER_FETCHES = [...RESPONSE_HEADER_FETCHES, 'path', 'base', 'method', 'url'] as const;
 
 const PRINTABLE = /^[\x20-\x7e]+$/;
-const NAME = /^[A-Za-z0-9_.-]+$/;
-const HOSTNAME = /^[A-Za-z0-9_.-]+$/;
+/** A service (and ACL, proxy instance) name: safe as a bare word in haproxy.cfg, a KV key and a file entry. */
+export const NAME = /^[A-Za-z0-9_.-]+$/;
+const HOSTNAME = NAME;
 const DOMAIN = /^\*?[A-Za-z0-9_.-]+(:\d{1,5})?$/;
 const HEADER_NAME = /^[A-Za-z0-9!&*+.^_`|~-]+$/;
 const USER_NAME = /^[A-Za-z0-9_.@-]+$/;

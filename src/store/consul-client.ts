@@ -1,6 +1,8 @@
 import * as http from 'http';
 import * as https from 'https';
+import { setTimeout as sleep } from 'timers/promises';
 import { StoreUnavailable } from '../errors';
+import { backoffDelay } from '../files/backoff';
 import type { StoreAddressHealth } from './route-store';
 
 /**
@@ -48,6 +50,9 @@ export interface ConsulClientOptions {
   /** Sockets per address; requests beyond it queue. */
   readonly maxSockets?: number;
 }
+
+/** Pauses between rounds over every address while Consul elects a leader. */
+const ROUND_BACKOFF = { minMs: 50, maxMs: 500 };
 
 export type FailoverListener = (from: string, to: string, reason: string) => void;
 
@@ -111,10 +116,11 @@ export class ConsulClient {
     if (response) return response;
     const firstFailure = Date.now();
     const plain = withoutBlocking(request);
-    for (let round = 0; ; round++) {
+    for (let round = 1; ; round++) {
       const left = this.options.timeoutMs - (Date.now() - firstFailure);
       if (left <= 0) break;
-      await delay(Math.min(50 * 2 ** round, 500, left), request.signal);
+      // An abort ends the pause early; the next round sees the signal and throws RequestAborted.
+      await sleep(Math.min(backoffDelay(ROUND_BACKOFF, round), left), undefined, { signal: request.signal }).catch(() => undefined);
       const retried = await this.round(plain, failures);
       if (retried) return retried;
     }
@@ -222,19 +228,6 @@ export class ConsulClient {
 
 function withoutBlocking(request: ConsulRequest): ConsulRequest {
   return request.blocking ? { ...request, blocking: undefined } : request;
-}
-
-/** Sleep that an abort of `signal` ends early (the caller then sees the signal aborted). */
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 function agentFor(address: string, maxSockets: number): http.Agent {

@@ -4,10 +4,10 @@ import type { RouteParams } from '../route/route';
 import { ConsulClient, ConsulResponse } from './consul-client';
 import { KvWatch } from './kv-watch';
 import { decodeRoute, encodeRoute, sortEntries, storeName } from './route-codec';
-import type { RouteStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
+import type { SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
 
 /**
- * Routes in Consul KV (CONTRACT.md section 5): `<prefix>/services/<serviceName>` holds the whole
+ * Routes in Consul KV: `<prefix>/services/<serviceName>` holds the whole
  * route as a JSON object of strings. Each write replaces one whole key in one Raft entry, so writes
  * are atomic per route and concurrent writers cannot lose each other's updates: no write reads
  * before it writes, so none needs a compare-and-set.
@@ -44,7 +44,7 @@ interface TxnAnswer {
 
 const FAILOVER_WARNING_INTERVAL_MS = 10000;
 
-export class ConsulStore implements RouteStore {
+export class ConsulStore implements SnapshotStore {
   private readonly client: ConsulClient;
   private readonly directory: string;
   private readonly watches = new Set<KvWatch>();
@@ -88,12 +88,12 @@ export class ConsulStore implements RouteStore {
     return this.transaction(`remove route "${serviceName}"`, operations);
   }
 
-  watch(onChange: (snapshot: StoreSnapshot) => void, onError?: (error: Error) => void, onIndex?: (index: number) => void): StoreWatch {
+  watch(onSnapshot: (snapshot: StoreSnapshot) => void, onError?: (error: Error) => void): StoreWatch {
     const source = {
       read: (index: number, signal: AbortSignal) => this.read(index, signal),
       onFailover: (listener: () => void) => this.client.onFailover(listener),
     };
-    const handlers = { onChange, onError, onIndex, onRestart: () => this.watchRestarts++ };
+    const handlers = { onSnapshot, onError, onRestart: () => this.watchRestarts++ };
     const watch = new KvWatch(source, handlers, {
       minIntervalMs: this.options.watchMinIntervalMs ?? 50,
       backoffMinMs: this.options.backoffMinMs ?? 200,

@@ -1,5 +1,8 @@
 import * as fs from 'fs';
+import { setTimeout as sleep } from 'timers/promises';
 import { StoreUnavailable } from '../errors';
+import { Backoff } from '../files/backoff';
+import { processAlive } from '../files/process-alive';
 
 /**
  * A lock between processes on one machine: a file created with O_EXCL that holds the owner's pid.
@@ -25,11 +28,12 @@ export class FileLock {
 
   private async acquire(): Promise<void> {
     const deadline = Date.now() + this.timeoutMs;
-    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    const backoff = new Backoff({ minMs: 10, maxMs: 100 });
+    for (;;) {
       if (await this.tryCreate()) return;
       if (await this.breakIfStale()) continue;
       if (Date.now() > deadline) throw new StoreUnavailable(`${this.file} is held by another process (pid ${await this.owner()}) for more than ${this.timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(backoff.next());
     }
   }
 
@@ -60,18 +64,9 @@ export class FileLock {
     }
     const pid = await this.owner();
     // A lock file just created may still be empty (pid 0): give its writer time to finish.
-    const ownerGone = pid > 0 && pid !== process.pid && !isAlive(pid);
+    const ownerGone = pid > 0 && pid !== process.pid && !processAlive(pid);
     if (!ownerGone && Date.now() - stat.mtimeMs < this.staleMs) return false;
     await fs.promises.rm(this.file, { force: true });
     return true;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,10 +1,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { StoreUnavailable } from '../errors';
+import { writeAtomic } from '../files/atomic-write';
 import type { Logger } from '../logger';
 import type { RouteParams } from '../route/route';
-import { decodeValue, sameContent, sortEntries, storeName } from './route-codec';
-import type { RouteStore, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
+import { decodeValue, sortEntries, storeName } from './route-codec';
+import type { SnapshotStore, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
 import { FileLock } from './file-lock';
 
 /**
@@ -29,11 +30,8 @@ interface StoredFile {
 }
 
 interface Watcher {
-  readonly onChange: (snapshot: StoreSnapshot) => void;
+  readonly onSnapshot: (snapshot: StoreSnapshot) => void;
   readonly onError?: (error: Error) => void;
-  readonly onIndex?: (index: number) => void;
-  last?: StoreSnapshot;
-  lastIndex?: number;
 }
 
 export const ROUTES_FILE = 'routes.json';
@@ -46,7 +44,7 @@ interface PendingEdit {
   readonly reject: (error: unknown) => void;
 }
 
-export class FileStore implements RouteStore {
+export class FileStore implements SnapshotStore {
   readonly file: string;
   private readonly lock: FileLock;
   private queue: Promise<unknown> = Promise.resolve();
@@ -88,8 +86,8 @@ export class FileStore implements RouteStore {
     });
   }
 
-  watch(onChange: (snapshot: StoreSnapshot) => void, onError?: (error: Error) => void, onIndex?: (index: number) => void): StoreWatch {
-    const watcher: Watcher = { onChange, onError, onIndex };
+  watch(onSnapshot: (snapshot: StoreSnapshot) => void, onError?: (error: Error) => void): StoreWatch {
+    const watcher: Watcher = { onSnapshot, onError };
     this.watchers.add(watcher);
     this.startWatching();
     void this.refresh();
@@ -147,7 +145,7 @@ export class FileStore implements RouteStore {
     let index = stored.index;
     const indexes = edits.map((edit) => (edit(routes) ? ++index : index));
     if (index === stored.index) return indexes;
-    await writeAtomically(this.file, `${JSON.stringify({ index, routes }, null, 2)}\n`);
+    await writeAtomic(this.file, `${JSON.stringify({ index, routes }, null, 2)}\n`);
     void this.refresh();
     return indexes;
   }
@@ -201,7 +199,7 @@ export class FileStore implements RouteStore {
       for (const watcher of this.watchers) watcher.onError?.(error as Error);
       return;
     }
-    for (const watcher of this.watchers) deliverTo(watcher, snapshot);
+    for (const watcher of this.watchers) watcher.onSnapshot(snapshot);
   }
 
   private startWatching(): void {
@@ -236,16 +234,6 @@ export class FileStore implements RouteStore {
   }
 }
 
-function deliverTo(watcher: Watcher, snapshot: StoreSnapshot): void {
-  if (!sameContent(watcher.last, snapshot)) {
-    watcher.last = snapshot;
-    watcher.onChange(snapshot);
-  }
-  if (watcher.lastIndex === snapshot.index) return;
-  watcher.lastIndex = snapshot.index;
-  watcher.onIndex?.(snapshot.index);
-}
-
 function snapshotOf(stored: StoredFile): StoreSnapshot {
   const entries = Object.entries(stored.routes).map(([name, value]) => decodeValue(name, value));
   return { index: stored.index, entries: sortEntries(entries) };
@@ -267,30 +255,4 @@ function parseStoredFile(file: string, text: string): StoredFile {
 
 function sameValue(stored: unknown, params: RouteParams): boolean {
   return JSON.stringify(stored) === JSON.stringify(params);
-}
-
-/** Temp file in the same directory, fsync, rename over the target, fsync the directory. */
-async function writeAtomically(file: string, text: string): Promise<void> {
-  const dir = path.dirname(file);
-  await fs.promises.mkdir(dir, { recursive: true });
-  const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const handle = await fs.promises.open(temp, 'w', 0o644);
-  try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await fs.promises.rename(temp, file);
-  } catch (error) {
-    await fs.promises.rm(temp, { force: true });
-    throw error;
-  }
-  const directory = await fs.promises.open(dir, 'r');
-  try {
-    await directory.sync();
-  } finally {
-    await directory.close();
-  }
 }

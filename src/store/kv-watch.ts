@@ -1,12 +1,13 @@
+import { setTimeout as sleep } from 'timers/promises';
+import { Backoff } from '../files/backoff';
 import type { StoreSnapshot, StoreWatch } from './route-store';
-import { sameContent } from './route-codec';
 
 /**
  * The blocking-query loop (the rules of Consul's "blocking queries" docs, as consul-template's
  * watch/ applies them): block on the last index, never on 0; start over from 0 when the index
  * goes backwards, after an error and after a failover to another address; at most one query per
- * minIntervalMs; capped exponential backoff on errors, forever; emit only snapshots whose routes
- * differ from the last one emitted.
+ * minIntervalMs; capped exponential backoff on errors, forever. Every answer is passed on (the
+ * store's de-duplicating wrapper keeps only real changes).
  */
 
 export interface BlockingSource {
@@ -23,9 +24,8 @@ export interface KvWatchOptions {
 }
 
 export interface KvWatchHandlers {
-  readonly onChange: (snapshot: StoreSnapshot) => void;
+  readonly onSnapshot: (snapshot: StoreSnapshot) => void;
   readonly onError?: (error: Error) => void;
-  readonly onIndex?: (index: number) => void;
   /** Told each time the loop starts over (error, failover, index reset): for health(). */
   readonly onRestart?: () => void;
 }
@@ -33,13 +33,12 @@ export interface KvWatchHandlers {
 export class KvWatch implements StoreWatch {
   private stopped = false;
   private index = 0;
-  private failures = 0;
   private lastStart = 0;
-  private last?: StoreSnapshot;
   private inFlight?: AbortController;
   /** Counts failovers, so a read that spanned one knows to start over after it. */
   private failovers = 0;
-  private wake?: () => void;
+  private readonly stopping = new AbortController();
+  private readonly backoff: Backoff;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -47,6 +46,7 @@ export class KvWatch implements StoreWatch {
     private readonly handlers: KvWatchHandlers,
     private readonly options: KvWatchOptions,
   ) {
+    this.backoff = new Backoff({ minMs: options.backoffMinMs, maxMs: options.backoffMaxMs });
     this.unsubscribe = source.onFailover(() => this.failedOver());
     void this.run();
   }
@@ -56,7 +56,7 @@ export class KvWatch implements StoreWatch {
     this.stopped = true;
     this.unsubscribe();
     this.inFlight?.abort();
-    this.wake?.();
+    this.stopping.abort();
   }
 
   private async run(): Promise<void> {
@@ -90,13 +90,9 @@ export class KvWatch implements StoreWatch {
 
   private accept(snapshot: StoreSnapshot): void {
     if (this.stopped) return;
-    this.failures = 0;
+    this.backoff.reset();
     this.advance(snapshot.index);
-    if (!sameContent(this.last, snapshot)) {
-      this.last = snapshot;
-      this.handlers.onChange(snapshot);
-    }
-    this.handlers.onIndex?.(snapshot.index);
+    this.handlers.onSnapshot(snapshot);
   }
 
   /** The next index to block on: the answer's, or 0 to start over when it went backwards. */
@@ -111,10 +107,9 @@ export class KvWatch implements StoreWatch {
 
   private async failed(error: Error): Promise<void> {
     if (this.stopped) return;
-    this.failures++;
     this.restart();
     this.handlers.onError?.(error);
-    await this.pause(this.backoff());
+    await this.pause(this.backoff.next());
   }
 
   /**
@@ -131,25 +126,9 @@ export class KvWatch implements StoreWatch {
     this.handlers.onRestart?.();
   }
 
-  /** Full jitter below the capped exponential delay, so replicas do not retry in step. */
-  private backoff(): number {
-    const ceiling = Math.min(this.options.backoffMaxMs, this.options.backoffMinMs * 2 ** (this.failures - 1));
-    return ceiling / 2 + Math.random() * (ceiling / 2);
-  }
-
   /** Sleep that stop() cuts short. */
-  private pause(ms: number): Promise<void> {
-    if (ms <= 0 || this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-    });
+  private async pause(ms: number): Promise<void> {
+    if (ms <= 0 || this.stopped) return;
+    await sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => undefined);
   }
 }

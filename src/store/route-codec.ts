@@ -1,21 +1,18 @@
 import { InvalidParameter } from '../errors';
+import { checkName } from '../route/values';
 import type { RouteParams } from '../route/route';
-import type { StoreEntry, StoreSnapshot } from './route-store';
+import type { StoreEntry } from './route-store';
 
 /**
- * How a route is kept in a store (CONTRACT.md section 5): one JSON object of strings per route.
- * Both stores decode through here so a hand edit is judged the same way everywhere, and both
- * compare snapshots through here so "a real change" means the same thing for both.
+ * How a route is kept in a store: one JSON object of strings per route, under its serviceName.
+ * Both stores decode through here, and this only decodes JSON: whether the parameters make a
+ * route is judged by route/ (route/entries.ts), for hand edits and API calls alike.
  */
 
-const SERVICE_NAME = /^[A-Za-z0-9_.-]+$/;
-
-/** The serviceName a route is stored under; anything else could escape its key or file entry. */
+/** The serviceName a route is stored under (route/'s rule); anything else could escape its key or file entry. */
 export function storeName(serviceName: string | undefined): string {
-  if (serviceName === undefined || !SERVICE_NAME.test(serviceName)) {
-    throw new InvalidParameter('serviceName', `"${serviceName ?? ''}" must be letters, digits, "_", "." or "-"`);
-  }
-  return serviceName;
+  if (serviceName === undefined) throw new InvalidParameter('serviceName', 'is required');
+  return checkName('serviceName', serviceName);
 }
 
 export function encodeRoute(params: RouteParams): string {
@@ -62,21 +59,4 @@ export function decodeRoute(serviceName: string, text: string | null): StoreEntr
 
 export function sortEntries(entries: readonly StoreEntry[]): StoreEntry[] {
   return [...entries].sort((a, b) => (a.serviceName < b.serviceName ? -1 : a.serviceName > b.serviceName ? 1 : 0));
-}
-
-function sameParams(a: RouteParams | null, b: RouteParams | null): boolean {
-  if (a === null || b === null) return a === b;
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  return keys.every((key) => Object.prototype.hasOwnProperty.call(b, key) && a[key] === b[key]);
-}
-
-function sameEntry(a: StoreEntry, b: StoreEntry): boolean {
-  return a.serviceName === b.serviceName && a.error === b.error && sameParams(a.params, b.params);
-}
-
-/** Same routes with the same parameters (entries sorted by serviceName); the index is ignored. */
-export function sameContent(a: StoreSnapshot | undefined, b: StoreSnapshot): boolean {
-  if (a === undefined || a.entries.length !== b.entries.length) return false;
-  return a.entries.every((entry, i) => sameEntry(entry, b.entries[i]));
 }

@@ -43,21 +43,34 @@ export interface StoreWatch {
   stop(): void;
 }
 
-export interface RouteStore {
+/** The part of a store that reads and writes, whatever watches it. */
+interface StoreAccess {
   /** A consistent snapshot of every route. Throws StoreUnavailable when the store cannot answer. */
   list(): Promise<StoreSnapshot>;
   /** Add or replace the route of params.serviceName. Resolves with the store index of the write. */
   put(params: RouteParams): Promise<number>;
   /** Delete the route; idempotent. Resolves with the store index after the delete. */
   remove(serviceName: string): Promise<number>;
+  health(): StoreHealth;
+  close(): Promise<void>;
+}
+
+/**
+ * A store as Consul or the file system gives it: watch() passes on every snapshot it reads, the
+ * same routes again included, retrying forever on errors (onError is told about each failed
+ * attempt). The de-duplicating wrapper (dedup.ts) makes a RouteStore of it.
+ */
+export interface SnapshotStore extends StoreAccess {
+  watch(onSnapshot: (snapshot: StoreSnapshot) => void, onError?: (error: Error) => void): StoreWatch;
+}
+
+export interface RouteStore extends StoreAccess {
   /**
    * Call onChange with the first snapshot and then on every real change (deduplicated by content),
    * retrying forever on errors. onError is told about each failed attempt.
-   * onIndex is told every index the store reports, also when the content did not change (a put of
-   * the same value still advances Consul's index): whoever waits for "applied index >= the index
+   * onIndex is told every new index the store reports, also when the content did not change (a put
+   * of the same value still advances Consul's index): whoever waits for "applied index >= the index
    * my write returned" needs it, because such a write produces no onChange.
    */
   watch(onChange: (snapshot: StoreSnapshot) => void, onError?: (error: Error) => void, onIndex?: (index: number) => void): StoreWatch;
-  health(): StoreHealth;
-  close(): Promise<void>;
 }

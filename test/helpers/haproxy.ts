@@ -1,6 +1,7 @@
 import { spawn, spawnSync, ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { MasterCli } from '../../src/haproxy/master-cli';
 import { supervise } from './child';
 import { waitFor } from './ports';
 import { tempDir } from './tmp';
@@ -33,27 +34,13 @@ export interface RunningHaproxy {
   stop(): Promise<void>;
 }
 
-/** Send one command to a master (or stats) CLI unix socket and return the whole answer. */
-export async function socketCommand(socketPath: string, command: string): Promise<string> {
-  const net = await import('net');
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(socketPath);
-    let answer = '';
-    socket.setTimeout(5000, () => socket.destroy(new Error(`${command}: no answer from ${socketPath}`)));
-    // The master CLI of HAProxy 2.6 answers and closes only once our side is half-closed.
-    socket.on('connect', () => socket.end(`${command}\n`));
-    socket.on('data', (chunk) => (answer += chunk.toString()));
-    socket.on('end', () => resolve(answer));
-    socket.on('error', reject);
-  });
+/** The sidecar's own master CLI client, on a test HAProxy's socket. */
+function masterCli(socketPath: string): MasterCli {
+  return new MasterCli(socketPath, 5000);
 }
 
-function workerPids(showProc: string): number[] {
-  return showProc
-    .split('\n')
-    .filter((line) => /\bworker\b/.test(line))
-    .map((line) => Number(line.trim().split(/\s+/)[0]))
-    .filter((pid) => Number.isInteger(pid) && pid > 0);
+async function workerPids(socketPath: string): Promise<readonly number[]> {
+  return (await masterCli(socketPath).showProc()).workers;
 }
 
 /**
@@ -75,7 +62,7 @@ export async function startHaproxy(config: string): Promise<RunningHaproxy> {
     await waitFor('HAProxy master socket and first worker', async () => {
       if (supervised.exited()) throw new Error(`haproxy exited: ${stderr}`);
       if (!fs.existsSync(masterSocket)) return false;
-      return workerPids(await socketCommand(masterSocket, 'show proc')).length > 0;
+      return (await workerPids(masterSocket)).length > 0;
     }, 10000);
     if (supervised.exited()) throw new Error(`haproxy exited: ${stderr}`);
   } catch (error) {
@@ -90,13 +77,8 @@ export async function startHaproxy(config: string): Promise<RunningHaproxy> {
     masterSocket,
     pid: child.pid ?? 0,
     async reload(next: string) {
-      const before = workerPids(await socketCommand(masterSocket, 'show proc'));
       fs.writeFileSync(configPath, next);
-      await socketCommand(masterSocket, 'reload');
-      await waitFor('a new HAProxy worker after reload', async () => {
-        const now = workerPids(await socketCommand(masterSocket, 'show proc'));
-        return now.some((pid) => !before.includes(pid));
-      }, 10000);
+      await masterCli(masterSocket).reload(10000);
     },
     async stop() {
       await supervised.stop(5000);

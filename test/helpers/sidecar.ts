@@ -1,5 +1,4 @@
 import { spawn, ChildProcess } from 'child_process';
-import * as fs from 'fs';
 import * as path from 'path';
 import { request, HttpAnswer } from './backends';
 import { supervise } from './child';
@@ -95,17 +94,4 @@ export async function startSidecar(options: SidecarOptions = {}): Promise<Runnin
 function authHeader(env: Readonly<Record<string, string>> | undefined): Record<string, string> {
   if (!env?.API_USER || !env.API_PASS) return {};
   return { Authorization: `Basic ${Buffer.from(`${env.API_USER}:${env.API_PASS}`).toString('base64')}` };
-}
-
-/** Whether a leftover haproxy master from this state dir still runs (for clean-up assertions). */
-export function pidFileProcessAlive(stateDir: string): boolean {
-  const pidFile = path.join(stateDir, 'haproxy.pid');
-  if (!fs.existsSync(pidFile)) return false;
-  const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,10 +1,7 @@
-import type { Route } from './route/route';
+import type { InvalidRoute } from '../render/types';
+import type { Route } from '../route/route';
 
-/** A stored route that is not served, and why (invalid parameters or rejected by HAProxy). */
-export interface InvalidRoute {
-  readonly serviceName: string;
-  readonly reason: string;
-}
+export type { InvalidRoute } from '../render/types';
 
 /** What the local HAProxy serves right now, as published by the applier. */
 export interface AppliedState {

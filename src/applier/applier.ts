@@ -1,37 +1,36 @@
 import * as fs from 'fs';
-import * as path from 'path';
-import type { AppliedState, ApplyReport, InvalidRoute, ReloadOutcome } from './applied-state';
-import { findBreakingRoutes } from './apply/breaking-routes';
-import { CandidateChecks } from './apply/candidate-checks';
-import { CheckedConfigs } from './apply/checked-configs';
-import { Coalescer } from './apply/coalescer';
-import { readIfExists, siblingTemp, writeAtomic } from './apply/config-files';
-import { IndexWaiters } from './apply/index-waiters';
-import { ParseRoute, parseEntries } from './apply/parse-entries';
-import { ConfigRejected, NotLive } from './errors';
-import { checkConfig } from './haproxy/check';
-import type { HaproxyControl } from './haproxy/control';
-import { Logger, silentLogger } from './logger';
-import type { Route } from './route/route';
-import type { Settings } from './settings';
-import type { StoreSnapshot } from './store/route-store';
+import { ConfigRejected, NotLive } from '../errors';
+import { Backoff } from '../files/backoff';
+import { moveInto, siblingTemp, writeAtomic } from '../files/atomic-write';
+import { checkConfigText } from '../haproxy/check';
+import type { HaproxyControl, HaproxyExit } from '../haproxy/control';
+import { Logger, silentLogger } from '../logger';
+import type { InvalidRoute, RenderResult } from '../render/types';
+import { ParseRoute, parseEntries } from '../route/entries';
+import { parseRoute } from '../route/params';
+import type { Route } from '../route/route';
+import type { Settings } from '../settings';
+import type { StoreSnapshot } from '../store/route-store';
+import type { AppliedState, ApplyReport, ReloadOutcome } from './applied-state';
+import { findBreakingRoutes } from './breaking-routes';
+import { CandidateChecks } from './candidate-checks';
+import { CheckedConfigs } from './checked-configs';
+import { Coalescer } from './coalescer';
+import { IndexWaiters } from './index-waiters';
+import { LastKnownGood } from './last-known-good';
+import { diffFields, diffRoutes } from './route-diff';
 
-export type { ParseRoute } from './apply/parse-entries';
+export type { ParseRoute } from '../route/entries';
 
-/** A render that also names routes it had to leave out (render/'s RenderResult fits). */
-export interface RenderedConfig {
-  readonly config: string;
-  readonly problems: readonly InvalidRoute[];
-}
-
-export type RenderRoutes = (routes: readonly Route[]) => string | RenderedConfig;
+export type RenderRoutes = (routes: readonly Route[]) => string | RenderResult;
 
 export type ApplierSettings = Pick<Settings, 'haproxyBin' | 'haproxyConfig' | 'stateDir' | 'reloadQuietMs' | 'reloadMaxDelayMs'>;
 
 export interface ApplierOptions {
   readonly settings: ApplierSettings;
   readonly haproxy: HaproxyControl;
-  readonly parse: ParseRoute;
+  /** Store parameters -> Route; route/'s parseRoute unless a test lets something through. */
+  readonly parse?: ParseRoute;
   readonly render: RenderRoutes;
   readonly logger?: Logger;
   /** Told about every attempt (metrics, health). */
@@ -39,6 +38,11 @@ export interface ApplierOptions {
   /** After a failed reload, try the same snapshot again this much later. Default 1000. */
   readonly retryMs?: number;
 }
+
+/** Restarts of a master that keeps dying: the first is immediate, then capped backoff. */
+const RESTART_BACKOFF = { minMs: 100, maxMs: 5000 };
+/** A master that lived this long is not crash-looping: the next restart is immediate again. */
+const STABLE_AFTER_MS = 10000;
 
 /** A config ready to go live, and what it leaves out. */
 interface Plan {
@@ -55,7 +59,8 @@ const EMPTY: AppliedState = { index: 0, routes: [], invalid: [], config: '' };
  * The only writer of HAProxy's live config. Store snapshots come in through submit(); bursts are
  * coalesced; each apply renders, skips when nothing changed, checks with `haproxy -c` (leaving
  * out routes that break the check), swaps the file atomically, reloads, confirms, and only then
- * marks the config last-known-good and publishes the applied index. One apply at a time.
+ * marks the config last-known-good and publishes the applied index. When our HAProxy master dies,
+ * it is started again from the last-known-good config. One apply or restart at a time.
  */
 export class Applier {
   private render: RenderRoutes;
@@ -64,20 +69,31 @@ export class Applier {
   private pendingSince: number | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private retryTimer: NodeJS.Timeout | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private readonly restarts = new Backoff(RESTART_BACKOFF);
+  private restartedBefore = false;
   private stopped = false;
   private readonly coalescer: Coalescer;
   private readonly waiters = new IndexWaiters<AppliedState>();
   private readonly logger: Logger;
-  private readonly lastKnownGoodPath: string;
+  private readonly lastKnownGood: LastKnownGood;
   private readonly checkedConfigs = new CheckedConfigs();
   private readonly candidates = new CandidateChecks((routes) => this.checkCandidate(routes), () => this.live.routes);
   private applying = 0;
+  private readonly reportListeners: ((report: ApplyReport) => void)[] = [];
 
   constructor(private readonly options: ApplierOptions) {
     this.render = options.render;
     this.logger = options.logger ?? silentLogger();
-    this.lastKnownGoodPath = path.join(options.settings.stateDir, 'last-known-good.cfg');
+    this.lastKnownGood = new LastKnownGood(options.settings.stateDir);
     this.coalescer = new Coalescer(options.settings.reloadQuietMs, options.settings.reloadMaxDelayMs, () => void this.applyPending(), () => this.applying === 0);
+    options.haproxy.onExit?.((exit) => this.haproxyExited(exit));
+    if (options.onReport) this.reportListeners.push(options.onReport);
+  }
+
+  /** Be told about every attempt (metrics, health), like options.onReport. */
+  onReport(listener: (report: ApplyReport) => void): void {
+    this.reportListeners.push(listener);
   }
 
   state(): AppliedState {
@@ -90,7 +106,7 @@ export class Applier {
    */
   async start(): Promise<void> {
     await fs.promises.mkdir(this.options.settings.stateDir, { recursive: true });
-    const saved = await readIfExists(this.lastKnownGoodPath);
+    const saved = await this.lastKnownGood.read();
     if (saved !== undefined) {
       try {
         await this.startWith(saved);
@@ -102,7 +118,7 @@ export class Applier {
       }
     }
     await this.startWith(await this.checkedEmptyConfig());
-    await writeAtomic(this.lastKnownGoodPath, this.live.config);
+    await this.lastKnownGood.save(this.live.config);
     this.logger.info('haproxy started without routes');
   }
 
@@ -110,6 +126,7 @@ export class Applier {
     this.stopped = true;
     this.coalescer.cancel();
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.restartTimer) clearTimeout(this.restartTimer);
     await this.chain;
     this.waiters.rejectAll(new NotLive('the applier is stopping'));
     await this.options.haproxy.stop();
@@ -121,6 +138,16 @@ export class Applier {
     this.latest = snapshot;
     this.pendingSince = this.pendingSince ?? Date.now();
     this.coalescer.touch();
+  }
+
+  /**
+   * The store moved to `index` without a change of routes (a write of the same route again):
+   * its writer still waits for that index, so it is published, without a reload (the config is
+   * identical).
+   */
+  submitIndex(index: number): void {
+    if (index <= this.latest.index) return;
+    this.submit({ ...this.latest, index });
   }
 
   /** Resolves once the live config covers store index `index`; NotLive after `timeoutMs`. */
@@ -151,21 +178,49 @@ export class Applier {
 
   /** Throws ConfigRejected (HAProxy's message) when these routes would not pass `haproxy -c`. */
   async checkCandidate(routes: readonly Route[]): Promise<void> {
-    const file = siblingTemp(this.options.settings.haproxyConfig, 'check');
-    try {
-      const config = this.renderConfig(routes).config;
-      await fs.promises.writeFile(file, config);
-      await checkConfig(this.options.settings.haproxyBin, file);
-      this.checkedConfigs.add(config);
-    } finally {
-      await fs.promises.rm(file, { force: true });
-    }
+    const config = this.renderConfig(routes).config;
+    await checkConfigText(this.options.settings.haproxyBin, config);
+    this.checkedConfigs.add(config);
   }
 
-  /** Put the last-known-good config back on the live path (before HAProxy is restarted). */
-  async restoreLastKnownGood(): Promise<void> {
-    const saved = await readIfExists(this.lastKnownGoodPath);
+  /** Put the last-known-good config back on the live path (before a rollback or a restart). */
+  private async restoreLastKnownGood(): Promise<void> {
+    const saved = await this.lastKnownGood.read();
     if (saved !== undefined) await writeAtomic(this.options.settings.haproxyConfig, saved);
+  }
+
+  /** Our HAProxy master died: start it again, inside the chain, so no apply runs meanwhile. */
+  private haproxyExited(exit: HaproxyExit): void {
+    if (this.stopped) return;
+    this.logger.error({ code: exit.code, signal: exit.signal }, 'haproxy master exited; restarting it');
+    if (exit.uptimeMs > STABLE_AFTER_MS) {
+      this.restarts.reset();
+      this.restartedBefore = false;
+    }
+    this.scheduleRestart();
+  }
+
+  /** The first restart is immediate; a master that keeps dying is retried with the shared backoff. */
+  private scheduleRestart(): void {
+    if (this.stopped || this.restartTimer) return;
+    const delay = this.restartedBefore ? this.restarts.next() : 0;
+    this.restartedBefore = true;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      void this.exclusive(() => this.restartHaproxy());
+    }, delay);
+  }
+
+  private async restartHaproxy(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.restoreLastKnownGood();
+      await this.options.haproxy.start(this.options.settings.haproxyConfig);
+      this.logger.info('haproxy restarted from the last-known-good config');
+    } catch (error) {
+      this.logger.error({ err: (error as Error).message }, 'haproxy restart failed');
+      this.scheduleRestart();
+    }
   }
 
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
@@ -193,7 +248,7 @@ export class Applier {
 
   private async apply(snapshot: StoreSnapshot, force: boolean, firstAt: number | undefined): Promise<ApplyReport> {
     const started = Date.now();
-    const parsed = parseEntries(snapshot.entries, this.options.parse);
+    const parsed = parseEntries(snapshot.entries, this.options.parse ?? parseRoute);
     let plan: Plan;
     try {
       plan = await this.plan(parsed.routes, parsed.invalid);
@@ -211,7 +266,9 @@ export class Applier {
     } catch (error) {
       return this.finish('failed', started, snapshot.index, plan.routes.length, plan.invalid, error as Error);
     }
+    const diff = diffRoutes(this.live.routes, plan.routes);
     this.publish({ index: snapshot.index, routes: plan.routes, invalid: plan.invalid, config: plan.config });
+    this.logger.info({ index: snapshot.index, ...diffFields(diff) }, 'routes applied');
     const changeToLiveMs = firstAt === undefined ? undefined : Date.now() - firstAt;
     return this.finish('success', started, snapshot.index, plan.routes.length, plan.invalid, undefined, changeToLiveMs);
   }
@@ -254,10 +311,12 @@ export class Applier {
   /** Write the config next to the live one and run `haproxy -c` on it. */
   private async checked(config: string): Promise<{ config: string; candidate: string }> {
     const candidate = siblingTemp(this.options.settings.haproxyConfig, 'candidate');
-    await fs.promises.writeFile(candidate, config);
-    if (this.checkedConfigs.has(config)) return { config, candidate };
+    if (this.checkedConfigs.has(config)) {
+      await fs.promises.writeFile(candidate, config);
+      return { config, candidate };
+    }
     try {
-      await checkConfig(this.options.settings.haproxyBin, candidate);
+      await checkConfigText(this.options.settings.haproxyBin, config, candidate);
       this.checkedConfigs.add(config);
     } catch (error) {
       await fs.promises.rm(candidate, { force: true });
@@ -269,7 +328,7 @@ export class Applier {
   /** Atomic swap, reload, and last-known-good; on a failed reload, the last good config returns. */
   private async install(plan: Plan): Promise<void> {
     const live = this.options.settings.haproxyConfig;
-    if (plan.candidate) await fs.promises.rename(plan.candidate, live);
+    if (plan.candidate) await moveInto(plan.candidate, live);
     else await writeAtomic(live, plan.config);
     try {
       await this.options.haproxy.reload();
@@ -277,7 +336,7 @@ export class Applier {
       await this.rollBack();
       throw error;
     }
-    await writeAtomic(this.lastKnownGoodPath, plan.config);
+    await this.lastKnownGood.save(plan.config);
   }
 
   private async rollBack(): Promise<void> {
@@ -303,7 +362,7 @@ export class Applier {
     return config;
   }
 
-  private renderConfig(routes: readonly Route[]): RenderedConfig {
+  private renderConfig(routes: readonly Route[]): RenderResult {
     const rendered = this.render(routes);
     return typeof rendered === 'string' ? { config: rendered, problems: [] } : rendered;
   }
@@ -330,7 +389,7 @@ export class Applier {
     if (outcome === 'skipped') this.logger.debug(line, 'haproxy config unchanged');
     else if (outcome === 'success') this.logger.info(line, 'haproxy reloaded');
     else this.logger.error(line, 'haproxy config not applied');
-    this.options.onReport?.(report);
+    for (const listener of this.reportListeners) listener(report);
     return report;
   }
 }

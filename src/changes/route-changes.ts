@@ -1,14 +1,14 @@
-import type { AppliedState } from '../applied-state';
 import { NotLive } from '../errors';
+import { parseRoute, parseServiceName } from '../route/params';
 import type { Route, RouteParams } from '../route/route';
 import type { RouteStore } from '../store/route-store';
-import type { ApplierPort } from './ports';
+import type { RouteChecker, Served, ServedWaiter } from './ports';
 
 export interface RouteChangesOptions {
-  readonly store: RouteStore;
-  readonly applier: ApplierPort;
-  readonly parse: (input: Readonly<Record<string, unknown>>) => Route;
-  readonly parseServiceName: (input: unknown) => string;
+  readonly store: Pick<RouteStore, 'put' | 'remove'>;
+  readonly checker: RouteChecker;
+  /** Waits until the local HAProxy serves a stored change; the one-shot CLI has none. */
+  readonly served?: ServedWaiter;
   /** How long to wait for the local HAProxy to serve a stored change. */
   readonly liveTimeoutMs: number;
 }
@@ -20,24 +20,25 @@ export interface ChangeResult {
 }
 
 /**
- * The write path shared by the HTTP API: validate, check against HAProxy, store once, then wait
- * until the local HAProxy serves the stored change. The store is the only thing written; the
- * applier picks the change up from the store watch like any other replica.
+ * The one write path, shared by the HTTP API and the CLI's `routes add/remove`: validate (route/),
+ * check against HAProxy (what is live, or what is stored for the CLI), store once, then wait until
+ * the local HAProxy serves the stored change. The store is the only thing written; the applier
+ * picks the change up from the store watch like any other replica.
  */
 export class RouteChanges {
   constructor(private readonly options: RouteChangesOptions) {}
 
   /** Validate and check a route without storing it (the first half of reconfigure). */
   async prepare(input: Readonly<Record<string, unknown>>): Promise<Route> {
-    const route = this.options.parse(input);
-    await this.options.applier.checkRoute(route);
+    const route = parseRoute(input);
+    await this.options.checker.checkRoute(route);
     return route;
   }
 
   async store(route: Route): Promise<ChangeResult> {
     const index = await this.options.store.put(route.params);
-    const state = await this.options.applier.waitForIndex(index, this.options.liveTimeoutMs);
-    assertNotLeftOut(state, route.serviceName);
+    const served = await this.options.served?.waitForIndex(index, this.options.liveTimeoutMs);
+    if (served) assertNotLeftOut(served, route.serviceName);
     return { serviceName: route.serviceName, index, params: route.params };
   }
 
@@ -46,18 +47,18 @@ export class RouteChanges {
   }
 
   validServiceName(input: unknown): string {
-    return this.options.parseServiceName(input);
+    return parseServiceName(input);
   }
 
   async remove(input: unknown): Promise<ChangeResult> {
-    const serviceName = this.options.parseServiceName(input);
+    const serviceName = parseServiceName(input);
     const index = await this.options.store.remove(serviceName);
-    await this.options.applier.waitForIndex(index, this.options.liveTimeoutMs);
+    await this.options.served?.waitForIndex(index, this.options.liveTimeoutMs);
     return { serviceName, index };
   }
 }
 
-function assertNotLeftOut(state: AppliedState, serviceName: string): void {
-  const invalid = state.invalid.find((entry) => entry.serviceName === serviceName);
+function assertNotLeftOut(served: Served, serviceName: string): void {
+  const invalid = served.invalid.find((entry) => entry.serviceName === serviceName);
   if (invalid) throw new NotLive(`${serviceName} was stored but HAProxy does not serve it: ${invalid.reason}`);
 }

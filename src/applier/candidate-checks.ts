@@ -1,15 +1,10 @@
+import { withRoutes } from '../route/entries';
 import type { Route } from '../route/route';
 
 interface Pending {
   readonly route: Route;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
-}
-
-/** Put `added` into `base`, replacing the routes of the same services. */
-function withRoutes(base: readonly Route[], added: readonly Route[]): Route[] {
-  const names = new Set(added.map((route) => route.serviceName));
-  return [...base.filter((route) => !names.has(route.serviceName)), ...added];
 }
 
 /**

@@ -1,0 +1,81 @@
+import { RouteChanges, StoredRoutesChecker } from './changes';
+import { checkConfigText } from './haproxy/check';
+import { loadTemplates, Templates } from './render';
+import { parseEntries } from './route/entries';
+import type { RouteParams } from './route/route';
+import type { Settings } from './settings';
+import { createStore } from './store';
+import type { RouteStore, StoreSnapshot } from './store/route-store';
+
+/**
+ * The one-shot CLI commands (render, validate, routes list/add/remove). They work on the
+ * configured store directly, without a running sidecar; `routes add/remove` go through the same
+ * write path as the API (changes/), checked against the stored routes.
+ */
+
+async function withStore<T>(settings: Settings, action: (store: RouteStore) => Promise<T>): Promise<T> {
+  const store = createStore(settings);
+  try {
+    return await action(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function renderSnapshot(settings: Settings, templates: Templates, snapshot: StoreSnapshot): string {
+  const { routes, invalid } = parseEntries(snapshot.entries);
+  for (const entry of invalid) process.stderr.write(`warning: ${entry.serviceName} is left out: ${entry.reason}\n`);
+  return templates.render(routes, settings);
+}
+
+export async function renderCurrent(settings: Settings): Promise<string> {
+  const templates = loadTemplates(settings.templatesDir);
+  return withStore(settings, async (store) => renderSnapshot(settings, templates, await store.list()));
+}
+
+export async function validateCurrent(settings: Settings): Promise<string> {
+  const config = await renderCurrent(settings);
+  await checkConfigText(settings.haproxyBin, config);
+  return 'configuration is valid';
+}
+
+function describeRoute(params: RouteParams): string {
+  const pairs = Object.entries(params)
+    .filter(([name]) => name !== 'serviceName')
+    .map(([name, value]) => (name.startsWith('users') ? `${name}=${hidePasswords(value)}` : `${name}=${value}`));
+  return [params.serviceName, ...pairs].join(' ');
+}
+
+function hidePasswords(users: string): string {
+  return users
+    .split(',')
+    .map((user) => `${user.split(':')[0]}:***`)
+    .join(',');
+}
+
+export async function listRoutes(settings: Settings): Promise<string[]> {
+  return withStore(settings, async (store) => {
+    const snapshot = await store.list();
+    return snapshot.entries.map((entry) => (entry.params ? describeRoute(entry.params) : `${entry.serviceName} (invalid: ${entry.error})`));
+  });
+}
+
+function changesOn(store: RouteStore, settings: Settings, templates: Templates): RouteChanges {
+  return new RouteChanges({ store, checker: new StoredRoutesChecker(store, templates, settings), liveTimeoutMs: settings.distributeTimeoutMs });
+}
+
+export async function addRoute(settings: Settings, input: Readonly<Record<string, string>>): Promise<string> {
+  const templates = loadTemplates(settings.templatesDir);
+  return withStore(settings, async (store) => {
+    const result = await changesOn(store, settings, templates).reconfigure(input);
+    return `stored ${result.serviceName} (index ${result.index})`;
+  });
+}
+
+export async function removeRoute(settings: Settings, serviceName: string): Promise<string> {
+  return withStore(settings, async (store) => {
+    const checker = { checkRoute: async () => undefined };
+    const result = await new RouteChanges({ store, checker, liveTimeoutMs: settings.distributeTimeoutMs }).remove(serviceName);
+    return `removed ${result.serviceName} (index ${result.index})`;
+  });
+}

@@ -1,0 +1,12 @@
+/** A stored route that is not served, and why (invalid parameters, a clash in the config, or rejected by HAProxy). */
+export interface InvalidRoute {
+  readonly serviceName: string;
+  readonly reason: string;
+}
+
+/** A rendered config and the routes it had to leave out. */
+export interface RenderResult {
+  readonly config: string;
+  /** Destinations left out of the config (e.g. two tcp services on one srcPort), and why. */
+  readonly problems: readonly InvalidRoute[];
+}

@@ -1,0 +1,74 @@
+import type { RouteParams } from '../route/route';
+import type { RouteStore, SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
+
+function sameParams(a: RouteParams | null, b: RouteParams | null): boolean {
+  if (a === null || b === null) return a === b;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((key) => Object.prototype.hasOwnProperty.call(b, key) && a[key] === b[key]);
+}
+
+function sameEntry(a: StoreEntry, b: StoreEntry): boolean {
+  return a.serviceName === b.serviceName && a.error === b.error && sameParams(a.params, b.params);
+}
+
+/** Same routes with the same parameters (entries sorted by serviceName); the index is ignored. */
+export function sameContent(a: StoreSnapshot | undefined, b: StoreSnapshot): boolean {
+  if (a === undefined || a.entries.length !== b.entries.length) return false;
+  return a.entries.every((entry, i) => sameEntry(entry, b.entries[i]));
+}
+
+/**
+ * What "a real change" means, for both stores: a snapshot is passed on when its routes differ from
+ * the last one passed on, and each new index once (a write of the same route again moves only the
+ * index, and its writer waits for it).
+ */
+export class SnapshotDedup {
+  private last?: StoreSnapshot;
+  private lastIndex?: number;
+
+  constructor(
+    private readonly onChange: (snapshot: StoreSnapshot) => void,
+    private readonly onIndex?: (index: number) => void,
+  ) {}
+
+  offer(snapshot: StoreSnapshot): void {
+    if (!sameContent(this.last, snapshot)) {
+      this.last = snapshot;
+      this.onChange(snapshot);
+    }
+    if (this.lastIndex === snapshot.index) return;
+    this.lastIndex = snapshot.index;
+    this.onIndex?.(snapshot.index);
+  }
+}
+
+/** The one de-duplicating wrapper over both stores (Consul and file): every watch gets its own SnapshotDedup. */
+export class DedupedStore implements RouteStore {
+  constructor(private readonly inner: SnapshotStore) {}
+
+  list(): Promise<StoreSnapshot> {
+    return this.inner.list();
+  }
+
+  put(params: RouteParams): Promise<number> {
+    return this.inner.put(params);
+  }
+
+  remove(serviceName: string): Promise<number> {
+    return this.inner.remove(serviceName);
+  }
+
+  watch(onChange: (snapshot: StoreSnapshot) => void, onError?: (error: Error) => void, onIndex?: (index: number) => void): StoreWatch {
+    const dedup = new SnapshotDedup(onChange, onIndex);
+    return this.inner.watch((snapshot) => dedup.offer(snapshot), onError);
+  }
+
+  health(): StoreHealth {
+    return this.inner.health();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
