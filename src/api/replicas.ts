@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'timers/promises';
 import type { Credentials } from '../settings';
 
 export interface ReplicaResult {
@@ -22,10 +23,6 @@ export interface ReplicaClientOptions {
 
 const POLL_PAUSE_MS = 100;
 const LONG_POLL_MS = 2000;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function reasonOf(error: unknown): string {
   if (!(error instanceof Error)) return String(error);

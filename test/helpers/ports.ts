@@ -1,3 +1,4 @@
+import { setTimeout as setTimeoutPromise } from 'timers/promises';
 import * as net from 'net';
 
 /** A TCP port that is free on `host` right now (the kernel picks it). */
@@ -22,7 +23,7 @@ export async function freePorts(count: number, host = '127.0.0.1'): Promise<numb
 }
 
 export async function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  await setTimeoutPromise(ms);
 }
 
 /** Wait for `promise`, but at most `ms`; the timer is cleared so it never keeps a process alive. */
