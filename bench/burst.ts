@@ -43,7 +43,9 @@ async function send(sidecar: RunningSidecar, backend: Backend, limit: Budget, st
   const worker = async (): Promise<void> => {
     while (next < limit.count && since(started) < limit.capMs) {
       const i = next++;
-      const answer = await sidecar.call(`/v1/docker-flow-proxy/reconfigure?${queryString(burstRoute(i, backend))}`, { timeoutMs: 120000 }).catch((error: Error) => ({ status: `error: ${error.message}` }));
+      const answer = await sidecar
+        .call(`/v1/docker-flow-proxy/reconfigure?${queryString(burstRoute(i, backend))}`, { timeoutMs: 120000 })
+        .catch((error: Error) => ({ status: `error: ${error.message}` }));
       if (answer.status !== 200) {
         refused[String(answer.status)] = (refused[String(answer.status)] ?? 0) + 1;
         continue;
@@ -84,7 +86,10 @@ async function atSize(size: number): Promise<BurstRow> {
     const allLiveAfterLastMs = Math.round(since(started) - sent.lastAcceptMs);
     const after = await countersOf(sidecar.api);
     const acceptedPerSecond = Math.round((sent.accepted.length / Math.max(1, sent.lastAcceptMs)) * 100000) / 100;
-    log(`burst at ${size} routes: ${sent.accepted.length}/${sent.attempted} accepted, ${acceptedPerSecond}/s, ${after.reloads - before.reloads} reloads, all live ${allLiveAfterLastMs} ms after the last`);
+    log(
+      `burst at ${size} routes: ${sent.accepted.length}/${sent.attempted} accepted, ${acceptedPerSecond}/s, ` +
+        `${after.reloads - before.reloads} reloads, all live ${allLiveAfterLastMs} ms after the last`,
+    );
     return {
       routes: size,
       attempted: sent.attempted,
@@ -104,7 +109,14 @@ async function atSize(size: number): Promise<BurstRow> {
 
 async function main(): Promise<void> {
   await eachSize('burst', atSize, (results) =>
-    writeResult('burst', { scenario: 'burst', node: process.version, cpus: os.cpus().length, concurrency: CONCURRENCY, target: '>= 500 accepted changes/s; all live within 2 s of the last', results }),
+    writeResult('burst', {
+      scenario: 'burst',
+      node: process.version,
+      cpus: os.cpus().length,
+      concurrency: CONCURRENCY,
+      target: '>= 500 accepted changes/s; all live within 2 s of the last',
+      results,
+    }),
   );
 }
 

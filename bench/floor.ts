@@ -83,7 +83,10 @@ export async function measureFloor(size: number, samples: number): Promise<Floor
     for (let i = 1; i <= samples; i++) {
       taken.push(await oneChange(haproxy.configPath, haproxy.masterSocket, configs[i % 2], proxyUrl, backends[i % 2]));
     }
-    log(`floor at ${size} routes: check p50 ${summarize(taken.map((s) => s.checkMs)).p50} ms, reload-to-live p50 ${summarize(taken.map((s) => s.reloadMs)).p50} ms`);
+    log(
+      `floor at ${size} routes: check p50 ${summarize(taken.map((s) => s.checkMs)).p50} ms, ` +
+        `reload-to-live p50 ${summarize(taken.map((s) => s.reloadMs)).p50} ms`,
+    );
     return {
       routes: size,
       configBytes: configs[0].length,

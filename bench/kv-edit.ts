@@ -4,7 +4,21 @@ import { startConsulDev } from '../test/helpers/consul';
 import { freePort } from '../test/helpers/ports';
 import { RunningSidecar } from '../test/helpers/sidecar';
 import { tempDir } from '../test/helpers/tmp';
-import { budget, Budget, CleanUps, countersOf, eachSize, log, meanApplyMs, runScenario, since, summarize, untilBackend, withCleanUps, writeResult } from './measure';
+import {
+  budget,
+  Budget,
+  CleanUps,
+  countersOf,
+  eachSize,
+  log,
+  meanApplyMs,
+  runScenario,
+  since,
+  summarize,
+  untilBackend,
+  withCleanUps,
+  writeResult,
+} from './measure';
 import type { KvEditRow } from './result-types';
 import { Params, probeParams, writeConsulStore } from './routes';
 import { keepLogs, startAndLoad, storeContents } from './sidecars';
@@ -53,7 +67,9 @@ async function timeEdits(consul: string, sidecars: readonly RunningSidecar[], ba
     const target = backends[i % 2];
     const editStarted = performance.now();
     await putKey(consul, probeParams(target.port));
-    const times = await Promise.all(sidecars.map((s) => untilBackend(`${s.proxy}/probe`, target.name, LIVE_TIMEOUT_MS, editStarted))).catch((error: Error) => error);
+    const times = await Promise.all(sidecars.map((s) => untilBackend(`${s.proxy}/probe`, target.name, LIVE_TIMEOUT_MS, editStarted))).catch(
+      (error: Error) => error,
+    );
     if (times instanceof Error) {
       edits.stoppedBy = `edit ${i}: ${times.message}`;
       break;
@@ -93,7 +109,14 @@ async function atSize(size: number): Promise<KvEditRow> {
 
 async function main(): Promise<void> {
   await eachSize('kv-edit', atSize, (results) =>
-    writeResult('kv-edit', { scenario: 'kv-edit-to-live', node: process.version, cpus: os.cpus().length, instances: HOSTS, target: 'p99 < 1 s until all three serve the edit', results }),
+    writeResult('kv-edit', {
+      scenario: 'kv-edit-to-live',
+      node: process.version,
+      cpus: os.cpus().length,
+      instances: HOSTS,
+      target: 'p99 < 1 s until all three serve the edit',
+      results,
+    }),
   );
 }
 

@@ -88,12 +88,13 @@ function line(series: Series, colour: string, scale: Scale, index: number): stri
 
 export function plotLatency(all: readonly Series[]): string {
   const series = all.filter((s) => s.points.length > 0);
-  const body = series.length === 0
-    ? [`<text x="${WIDTH / 2}" y="${HEIGHT / 2}" text-anchor="middle">no latency results in this run</text>`]
-    : (() => {
-        const scale = scaleFor(series);
-        return [...axes(scale), ...series.flatMap((s, i) => line(s, COLOURS[i % COLOURS.length], scale, i))];
-      })();
+  const body =
+    series.length === 0
+      ? [`<text x="${WIDTH / 2}" y="${HEIGHT / 2}" text-anchor="middle">no latency results in this run</text>`]
+      : (() => {
+          const scale = scaleFor(series);
+          return [...axes(scale), ...series.flatMap((s, i) => line(s, COLOURS[i % COLOURS.length], scale, i))];
+        })();
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
     '<rect width="100%" height="100%" fill="white"/>',

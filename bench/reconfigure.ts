@@ -2,7 +2,21 @@ import * as os from 'os';
 import { Backend, startBackend } from '../test/helpers/backends';
 import { RunningSidecar } from '../test/helpers/sidecar';
 import { FloorResult, measureFloor } from './floor';
-import { budget, Budget, countersOf, eachSize, FailedSize, log, meanApplyMs, runScenario, since, summarize, untilBackend, withCleanUps, writeResult } from './measure';
+import {
+  budget,
+  Budget,
+  countersOf,
+  eachSize,
+  FailedSize,
+  log,
+  meanApplyMs,
+  runScenario,
+  since,
+  summarize,
+  untilBackend,
+  withCleanUps,
+  writeResult,
+} from './measure';
 import type { ReconfigureRow } from './result-types';
 import { probeParams } from './routes';
 import { keepLogsOnFailure, reconfigure, startLoadedSidecar } from './sidecars';
@@ -46,8 +60,22 @@ async function atSize(size: number): Promise<ReconfigureRow> {
     const before = await countersOf(sidecar.api);
     const timed = await keepLogsOnFailure('reconfigure', size, [sidecar], () => timeChanges(sidecar, backends, budget(size, CHANGES, CHANGES_AT_10000)));
     const after = await countersOf(sidecar.api);
-    log(`reconfigure at ${size} routes: ${timed.liveMs.count} changes, live p50 ${timed.liveMs.p50} p99 ${timed.liveMs.p99} ms, RSS ${Math.round(after.rssBytes / 1048576)} MiB`);
-    return { routes: size, loadMs: Math.round(loadMs), ...timed, reloads: after.reloads - before.reloads, failedReloads: after.failedReloads - before.failedReloads, meanApplyMs: meanApplyMs(before, after), rssAfterLoadBytes: before.rssBytes, rssAfterChangesBytes: after.rssBytes, heapUsedAfterLoadBytes: before.heapUsedBytes, heapUsedAfterChangesBytes: after.heapUsedBytes };
+    log(
+      `reconfigure at ${size} routes: ${timed.liveMs.count} changes, live p50 ${timed.liveMs.p50} p99 ${timed.liveMs.p99} ms, ` +
+        `RSS ${Math.round(after.rssBytes / 1048576)} MiB`,
+    );
+    return {
+      routes: size,
+      loadMs: Math.round(loadMs),
+      ...timed,
+      reloads: after.reloads - before.reloads,
+      failedReloads: after.failedReloads - before.failedReloads,
+      meanApplyMs: meanApplyMs(before, after),
+      rssAfterLoadBytes: before.rssBytes,
+      rssAfterChangesBytes: after.rssBytes,
+      heapUsedAfterLoadBytes: before.heapUsedBytes,
+      heapUsedAfterChangesBytes: after.heapUsedBytes,
+    };
   });
 }
 
@@ -55,23 +83,49 @@ async function main(): Promise<void> {
   const machine = { node: process.version, cpus: os.cpus().length };
   const floors: (FloorResult | FailedSize)[] = [];
   const write = (rows: readonly (ReconfigureRow | FailedSize)[]): void => {
-    writeResult('reconfigure', { scenario: 'reconfigure-to-live', ...machine, target: 'p99 < 100 ms at 10 routes; p99 < 3x the floor at 10,000', results: rows });
-    writeResult('floor', { scenario: 'haproxy-floor', ...machine, what: 'haproxy -c on the full config, then a master-worker reload until a request reaches the new backend; no sidecar', results: floors });
-    const memory = rows.map((r) => ('error' in r ? r : { routes: r.routes, rssAfterLoadBytes: r.rssAfterLoadBytes, rssAfterChangesBytes: r.rssAfterChangesBytes, heapUsedAfterLoadBytes: r.heapUsedAfterLoadBytes, heapUsedAfterChangesBytes: r.heapUsedAfterChangesBytes }));
+    writeResult('reconfigure', {
+      scenario: 'reconfigure-to-live',
+      ...machine,
+      target: 'p99 < 100 ms at 10 routes; p99 < 3x the floor at 10,000',
+      results: rows,
+    });
+    writeResult('floor', {
+      scenario: 'haproxy-floor',
+      ...machine,
+      what: 'haproxy -c on the full config, then a master-worker reload until a request reaches the new backend; no sidecar',
+      results: floors,
+    });
+    const memory = rows.map((r) =>
+      'error' in r
+        ? r
+        : {
+            routes: r.routes,
+            rssAfterLoadBytes: r.rssAfterLoadBytes,
+            rssAfterChangesBytes: r.rssAfterChangesBytes,
+            heapUsedAfterLoadBytes: r.heapUsedAfterLoadBytes,
+            heapUsedAfterChangesBytes: r.heapUsedAfterChangesBytes,
+          },
+    );
     writeResult('memory', { scenario: 'sidecar-rss', ...machine, target: 'RSS < 150 MB at 10,000 routes', results: memory });
   };
-  await eachSize('reconfigure', async (size) => {
-    try {
-      return await atSize(size);
-    } finally {
-      // After the sidecar has stopped, so the two do not share the cores.
-      const samples = size >= 10000 ? FLOOR_SAMPLES_AT_10000 : FLOOR_SAMPLES;
-      floors.push(await measureFloor(size, samples).catch((error: Error) => {
-        console.error(`floor at ${size} routes failed: ${error.stack ?? error.message}`);
-        return { routes: size, error: error.message };
-      }));
-    }
-  }, write);
+  await eachSize(
+    'reconfigure',
+    async (size) => {
+      try {
+        return await atSize(size);
+      } finally {
+        // After the sidecar has stopped, so the two do not share the cores.
+        const samples = size >= 10000 ? FLOOR_SAMPLES_AT_10000 : FLOOR_SAMPLES;
+        floors.push(
+          await measureFloor(size, samples).catch((error: Error) => {
+            console.error(`floor at ${size} routes failed: ${error.stack ?? error.message}`);
+            return { routes: size, error: error.message };
+          }),
+        );
+      }
+    },
+    write,
+  );
 }
 
 runScenario('reconfigure', main);

@@ -69,11 +69,24 @@ export async function keepLogsOnFailure<T>(scenario: string, size: number, sidec
  */
 export async function keepLogs(scenario: string, size: number, sidecars: readonly RunningSidecar[], reason: string): Promise<void> {
   const processes = spawnSync('ps', ['-eo', 'pid,ppid,pgid,stat,etime,args'], { encoding: 'utf8' }).stdout ?? '';
-  const relevant = processes.split('\n').filter((line) => /haproxy|cli\.js/.test(line)).join('\n');
+  const relevant = processes
+    .split('\n')
+    .filter((line) => /haproxy|cli\.js/.test(line))
+    .join('\n');
   for (const sidecar of sidecars) {
     const file = path.join(resultsDir(), `${scenario}-${size}-${sidecar.host}.log`);
-    const health = await sidecar.call('/healthz', { timeoutMs: 2000 }).then((a) => `${a.status} ${a.body}`, (e: Error) => e.message);
-    const report = [`${new Date().toISOString()}: ${reason}`, `/healthz: ${health}`, 'processes:', relevant, '--- sidecar output ---', sidecar.logs().slice(-200000)];
+    const health = await sidecar.call('/healthz', { timeoutMs: 2000 }).then(
+      (a) => `${a.status} ${a.body}`,
+      (e: Error) => e.message,
+    );
+    const report = [
+      `${new Date().toISOString()}: ${reason}`,
+      `/healthz: ${health}`,
+      'processes:',
+      relevant,
+      '--- sidecar output ---',
+      sidecar.logs().slice(-200000),
+    ];
     fs.writeFileSync(file, report.join('\n'));
     log(`kept the output of the sidecar on ${sidecar.host} in ${file}`);
   }

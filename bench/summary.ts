@@ -60,11 +60,17 @@ function rowsOf<T extends object>(name: string): T[] {
 }
 
 function failures(names: readonly string[]): string[] {
-  return names.flatMap((name) => (readJson<Rows<object>>(name)?.results ?? []).filter((row): row is FailedSize => 'error' in row).map((row) => `${name} at ${row.routes} routes: ${row.error}`));
+  return names.flatMap((name) =>
+    (readJson<Rows<object>>(name)?.results ?? [])
+      .filter((row): row is FailedSize => 'error' in row)
+      .map((row) => `${name} at ${row.routes} routes: ${row.error}`),
+  );
 }
 
-const ms = (value: number | undefined): string => (value === undefined || Number.isNaN(value) ? '—' : value === Infinity ? 'never (see failures)' : value >= 100 ? `${Math.round(value)}` : value.toFixed(1));
-const ratio = (value: number | undefined, floor: number | undefined): string => (value === undefined || floor === undefined || !(floor > 0) ? '—' : `${(value / floor).toFixed(2)}×`);
+const ms = (value: number | undefined): string =>
+  value === undefined || Number.isNaN(value) ? '—' : value === Infinity ? 'never (see failures)' : value >= 100 ? `${Math.round(value)}` : value.toFixed(1);
+const ratio = (value: number | undefined, floor: number | undefined): string =>
+  value === undefined || floor === undefined || !(floor > 0) ? '—' : `${(value / floor).toFixed(2)}×`;
 const mib = (bytes: number | undefined): string => (bytes === undefined || Number.isNaN(bytes) ? '—' : `${(bytes / 1048576).toFixed(0)} MiB`);
 const mark = (met: boolean | undefined): string => (met === undefined ? 'not measured' : met ? '**met**' : '**not met**');
 
@@ -103,44 +109,114 @@ class Report {
 function machineSection(report: Report): string {
   const m = report.machine;
   const lines = m
-    ? [`Run ${m.date}${m.quick ? ' (BENCH_QUICK=1: smoke sizes, not comparable)' : ''} on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}, ${m.haproxy}.`]
+    ? [
+        `Run ${m.date}${m.quick ? ' (BENCH_QUICK=1: smoke sizes, not comparable)' : ''} on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ` +
+          `${m.kernel}, Node ${m.node}, ${m.haproxy}.`,
+      ]
     : ['Machine not recorded.'];
   if (report.runs.length > 0) lines.push('', `Scenario runs: ${report.runs.map((r) => `${r.scenario} ${r.status} in ${r.seconds} s`).join('; ')}.`);
   const stopped = report.kv.filter((k) => k.stoppedBy).map((k) => `kv-edit at ${k.routes} routes stopped after ${k.allLiveMs.count} edits: ${k.stoppedBy}`);
   const failed = [...failures(['reconfigure', 'floor', 'kv-edit', 'burst']), ...stopped];
-  if (failed.length > 0) lines.push('', '**Failures** (the sidecars\' output is kept as `<scenario>-<size>-<host>.log`):', '', ...failed.map((f) => `- ${f}`));
+  if (failed.length > 0) lines.push('', "**Failures** (the sidecars' output is kept as `<scenario>-<size>-<host>.log`):", '', ...failed.map((f) => `- ${f}`));
   return lines.join('\n');
 }
 
 function floorSection(report: Report): string {
-  const rows = report.floors.map((f) => [String(f.routes), `${(f.configBytes / 1024).toFixed(0)} KiB`, ms(f.checkMs.p50), ms(f.reloadToLiveMs.p50), ms(f.floorMs.p50), ms(f.floorMs.p99), String(f.floorMs.count)]);
-  return section('## HAProxy floor (no sidecar)', '`haproxy -c` on the full config, then a master-worker reload through the master CLI, until a request through HAProxy reaches the new backend. Every ratio below divides by this, percentile by percentile (p50 by p50, p99 by p99).', ['routes', 'config', 'haproxy -c p50 ms', 'reload→live p50 ms', 'floor p50 ms', 'floor p99 ms', 'samples'], rows);
+  const rows = report.floors.map((f) => [
+    String(f.routes),
+    `${(f.configBytes / 1024).toFixed(0)} KiB`,
+    ms(f.checkMs.p50),
+    ms(f.reloadToLiveMs.p50),
+    ms(f.floorMs.p50),
+    ms(f.floorMs.p99),
+    String(f.floorMs.count),
+  ]);
+  return section(
+    '## HAProxy floor (no sidecar)',
+    '`haproxy -c` on the full config, then a master-worker reload through the master CLI, until a request through HAProxy reaches the new ' +
+      'backend. Every ratio below divides by this, percentile by percentile (p50 by p50, p99 by p99).',
+    ['routes', 'config', 'haproxy -c p50 ms', 'reload→live p50 ms', 'floor p50 ms', 'floor p99 ms', 'samples'],
+    rows,
+  );
 }
 
 function reconfigureSection(report: Report): string {
   const rows = report.reconfigure.map((r) => {
     const f = report.floor(r.routes);
-    return [String(r.routes), `${r.liveMs.count}${r.cutShortByCap ? ' (time cap)' : ''}`, ms(r.liveMs.p50), ms(r.liveMs.p95), ms(r.liveMs.p99), ratio(r.liveMs.p50, f?.floorMs.p50), ratio(r.liveMs.p99, f?.floorMs.p99), ms(r.meanApplyMs), String(r.failedReloads)];
+    return [
+      String(r.routes),
+      `${r.liveMs.count}${r.cutShortByCap ? ' (time cap)' : ''}`,
+      ms(r.liveMs.p50),
+      ms(r.liveMs.p95),
+      ms(r.liveMs.p99),
+      ratio(r.liveMs.p50, f?.floorMs.p50),
+      ratio(r.liveMs.p99, f?.floorMs.p99),
+      ms(r.meanApplyMs),
+      String(r.failedReloads),
+    ];
   });
-  return section('## 1. Reconfigure to live', 'One `/reconfigure` call after another, each moving `/probe` to the other of two backends; timed from the call until a request through HAProxy reaches the new backend. "apply" is the applier\'s own render + `haproxy -c` + reload per change (from `haproxy_sidecar_reload_duration_seconds`); the rest is the API\'s candidate check, the store write and the coalescing window.', ['routes', 'changes', 'p50 ms', 'p95 ms', 'p99 ms', 'p50 / floor', 'p99 / floor', 'apply mean ms', 'failed reloads'], rows);
+  return section(
+    '## 1. Reconfigure to live',
+    'One `/reconfigure` call after another, each moving `/probe` to the other of two backends; timed from the call until a request through ' +
+      'HAProxy reaches the new backend. "apply" is the applier\'s own render + `haproxy -c` + reload per change (from ' +
+      "`haproxy_sidecar_reload_duration_seconds`); the rest is the API's candidate check, the store write and the coalescing window.",
+    ['routes', 'changes', 'p50 ms', 'p95 ms', 'p99 ms', 'p50 / floor', 'p99 / floor', 'apply mean ms', 'failed reloads'],
+    rows,
+  );
 }
 
 function kvSection(report: Report): string {
   const rows = report.kv.map((r) => {
     const f = report.floor(r.routes);
-    return [String(r.routes), `${r.allLiveMs.count}${r.cutShortByCap ? ' (time cap)' : ''}${r.stoppedBy ? ' (stopped: an edit not live on all three within 30 s)' : ''}`, ms(r.allLiveMs.p50), ms(r.allLiveMs.p99), ratio(r.allLiveMs.p50, f?.floorMs.p50), ratio(r.allLiveMs.p99, f?.floorMs.p99), r.meanApplyMs.map(ms).join(' / '), r.failedReloadsPerInstance.join(' / ')];
+    return [
+      String(r.routes),
+      `${r.allLiveMs.count}${r.cutShortByCap ? ' (time cap)' : ''}${r.stoppedBy ? ' (stopped: an edit not live on all three within 30 s)' : ''}`,
+      ms(r.allLiveMs.p50),
+      ms(r.allLiveMs.p99),
+      ratio(r.allLiveMs.p50, f?.floorMs.p50),
+      ratio(r.allLiveMs.p99, f?.floorMs.p99),
+      r.meanApplyMs.map(ms).join(' / '),
+      r.failedReloadsPerInstance.join(' / '),
+    ];
   });
-  return section('## 2. Consul KV edit to live on three instances', 'A PUT of `docker-flow/services/probe` to the Consul dev agent shared by sidecars on 127.0.0.2, .3 and .4, timed until all three HAProxies serve the new backend (three sidecars and three HAProxies share two cores).', ['routes', 'edits', 'p50 ms', 'p99 ms', 'p50 / floor', 'p99 / floor', 'apply mean ms per instance', 'failed reloads per instance'], rows);
+  return section(
+    '## 2. Consul KV edit to live on three instances',
+    'A PUT of `docker-flow/services/probe` to the Consul dev agent shared by sidecars on 127.0.0.2, .3 and .4, timed until all three HAProxies ' +
+      'serve the new backend (three sidecars and three HAProxies share two cores).',
+    ['routes', 'edits', 'p50 ms', 'p99 ms', 'p50 / floor', 'p99 / floor', 'apply mean ms per instance', 'failed reloads per instance'],
+    rows,
+  );
 }
 
 function burstSection(report: Report): string {
   const rows = report.burst.map((r) => {
     const f = report.floor(r.routes);
     const perChange = r.accepted > 0 ? r.burstMs / r.accepted : undefined;
-    const refused = Object.entries(r.refused).map(([status, n]) => `${n}×${status}`).join(', ') || 'none';
-    return [String(r.routes), `${r.accepted}/${r.attempted}${r.cutShortByCap ? ' (time cap)' : ''}`, refused, r.acceptedPerSecond.toFixed(1), `${r.reloads} (${r.failedReloads} failed)`, ms(r.burstMs), ms(r.allLiveAfterLastMs), `${r.liveAtFirstRequest}/${r.accepted}`, ratio(perChange, f?.floorMs.p50)];
+    const refused =
+      Object.entries(r.refused)
+        .map(([status, n]) => `${n}×${status}`)
+        .join(', ') || 'none';
+    return [
+      String(r.routes),
+      `${r.accepted}/${r.attempted}${r.cutShortByCap ? ' (time cap)' : ''}`,
+      refused,
+      r.acceptedPerSecond.toFixed(1),
+      `${r.reloads} (${r.failedReloads} failed)`,
+      ms(r.burstMs),
+      ms(r.allLiveAfterLastMs),
+      `${r.liveAtFirstRequest}/${r.accepted}`,
+      ratio(perChange, f?.floorMs.p50),
+    ];
   });
-  return section('## 3. Burst', '1,000 new routes through `/reconfigure`, all 1,000 calls in flight at once, stopped at a time cap (100 s; 60 s at 10,000 routes). "all live after last" runs from the last 200 until every accepted route has answered through HAProxy, 64 checks in flight (the check\'s own time is included); "live at first request" counts the routes that answered from the new backend at the first try of that check. The ratio is the burst time per accepted change over the floor p50.', ['routes', 'accepted/sent', 'refused', 'accepted/s', 'reloads', 'burst ms', 'all live after last ms', 'live at first request', 'ms per change / floor'], rows);
+  return section(
+    '## 3. Burst',
+    '1,000 new routes through `/reconfigure`, all 1,000 calls in flight at once, stopped at a time cap (100 s; 60 s at 10,000 routes). "all live ' +
+      'after last" runs from the last 200 until every accepted route has answered through HAProxy, 64 checks in flight (the check\'s own time is ' +
+      'included); "live at first request" counts the routes that answered from the new backend at the first try of that check. The ratio is the ' +
+      'burst time per accepted change over the floor p50.',
+    ['routes', 'accepted/sent', 'refused', 'accepted/s', 'reloads', 'burst ms', 'all live after last ms', 'live at first request', 'ms per change / floor'],
+    rows,
+  );
 }
 
 function renderSection(report: Report): string {
@@ -150,12 +226,28 @@ function renderSection(report: Report): string {
     const f = report.floor(routes);
     return [String(routes), ms(r?.medianMs), ms(f?.checkMs.p50), ratio(r?.medianMs, f?.floorMs.p50), ratio(f?.checkMs.p50, f?.floorMs.p50)];
   });
-  return section('## 4. Render and `haproxy -c`', 'Render: `bench/render.ts` (median of 7, its own mix with TCP and SNI routes). `haproxy -c`: the floor\'s config above.', ['routes', 'render median ms', 'haproxy -c p50 ms', 'render / floor', 'check / floor'], rows);
+  return section(
+    '## 4. Render and `haproxy -c`',
+    "Render: `bench/render.ts` (median of 7, its own mix with TCP and SNI routes). `haproxy -c`: the floor's config above.",
+    ['routes', 'render median ms', 'haproxy -c p50 ms', 'render / floor', 'check / floor'],
+    rows,
+  );
 }
 
 function memorySection(report: Report): string {
-  const rows = report.reconfigure.map((r) => [String(r.routes), `${mib(r.rssAfterLoadBytes)} (heap ${mib(r.heapUsedAfterLoadBytes)})`, `${mib(r.rssAfterChangesBytes)} (heap ${mib(r.heapUsedAfterChangesBytes)})`, mib(report.at(report.burst, r.routes)?.rssAfterBytes)]);
-  return section('## 5. Sidecar resident memory', '`haproxy_sidecar_process_resident_memory_bytes` from `/metrics` (the Node process only, not HAProxy), with the V8 heap in use (`haproxy_sidecar_nodejs_heap_size_used_bytes`) in brackets. Memory has no floor to divide by.', ['routes', 'after load', 'after the reconfigure run', 'after the burst'], rows);
+  const rows = report.reconfigure.map((r) => [
+    String(r.routes),
+    `${mib(r.rssAfterLoadBytes)} (heap ${mib(r.heapUsedAfterLoadBytes)})`,
+    `${mib(r.rssAfterChangesBytes)} (heap ${mib(r.heapUsedAfterChangesBytes)})`,
+    mib(report.at(report.burst, r.routes)?.rssAfterBytes),
+  ]);
+  return section(
+    '## 5. Sidecar resident memory',
+    '`haproxy_sidecar_process_resident_memory_bytes` from `/metrics` (the Node process only, not HAProxy), with the V8 heap in use ' +
+      '(`haproxy_sidecar_nodejs_heap_size_used_bytes`) in brackets. Memory has no floor to divide by.',
+    ['routes', 'after load', 'after the reconfigure run', 'after the burst'],
+    rows,
+  );
 }
 
 function reloadSection(report: Report): string {
@@ -163,15 +255,31 @@ function reloadSection(report: Report): string {
   const r = report.reload;
   if (!r) return `${title}\nNot measured in this run (\`bench/reload.ts\` missing or failed).`;
   const floor = r.floor.checkMs.p50 + r.floor.reloadMs.p50;
-  const breakdown = Object.entries(r.failedBreakdown).map(([kind, n]) => `${kind} ${n}`).join(', ');
-  const outcomes = Object.entries(r.outcomes).map(([kind, n]) => `${n} ${kind}`).join(', ');
+  const breakdown = Object.entries(r.failedBreakdown)
+    .map(([kind, n]) => `${kind} ${n}`)
+    .join(', ');
+  const outcomes = Object.entries(r.outcomes)
+    .map(([kind, n]) => `${n} ${kind}`)
+    .join(', ');
   return [
     title,
-    '`bench/reload.ts`: the applier reloads HAProxy one change after another while autocannon (a second process, keep-alive) requests a route that never changes. Its floor is `haproxy -c` plus a master CLI reload of its own final config.',
+    '`bench/reload.ts`: the applier reloads HAProxy one change after another while autocannon (a second process, keep-alive) requests a route ' +
+      'that never changes. Its floor is `haproxy -c` plus a master CLI reload of its own final config.',
     '',
     table(
       ['reloads', 'outcomes', 'requests', 'failed', 'apply p50 ms', 'apply p95 ms', 'floor p50 ms', 'apply p50 / floor'],
-      [[String(r.reloads), outcomes, String(r.requests), `**${r.failed}** (${breakdown})`, ms(r.applyMs.p50), ms(r.applyMs.p95), ms(floor), ratio(r.applyMs.p50, floor)]],
+      [
+        [
+          String(r.reloads),
+          outcomes,
+          String(r.requests),
+          `**${r.failed}** (${breakdown})`,
+          ms(r.applyMs.p50),
+          ms(r.applyMs.p95),
+          ms(floor),
+          ratio(r.applyMs.p50, floor),
+        ],
+      ],
     ),
   ].join('\n');
 }
@@ -201,25 +309,66 @@ function targetRows(report: Report): string[][] {
   const bigRatio = rBig && fBig ? rBig.liveMs.p99 / fBig.floorMs.p99 : undefined;
   return [
     ['reconfigure-to-live p99 < 100 ms at 10 routes', `${ms(r10?.liveMs.p99)} ms`, mark(r10 ? r10.liveMs.p99 < 100 : undefined)],
-    [`reconfigure-to-live p99 < 3× floor at ${big} routes`, `${ms(rBig?.liveMs.p99)} ms = ${ratio(rBig?.liveMs.p99, fBig?.floorMs.p99)} floor p99`, mark(bigRatio === undefined ? undefined : bigRatio < 3)],
-    ['KV edit to live on all three, p99 < 1 s (every size)', `worst p99 ${ms(kvWorst)} ms${missing(report, report.kv)}`, partial(report, report.kv, mark(kvWorst === undefined ? undefined : kvWorst < 1000))],
-    ['burst ≥ 500 accepted/s (every size)', `worst ${burstWorst?.toFixed(1) ?? '—'}/s${missing(report, report.burst)}`, partial(report, report.burst, mark(burstWorst === undefined ? undefined : burstWorst >= 500))],
-    ['burst: all live within 2 s of the last (every size)', `worst ${ms(burstLive)} ms${missing(report, report.burst)}`, partial(report, report.burst, mark(burstLive === undefined ? undefined : burstLive < 2000))],
+    [
+      `reconfigure-to-live p99 < 3× floor at ${big} routes`,
+      `${ms(rBig?.liveMs.p99)} ms = ${ratio(rBig?.liveMs.p99, fBig?.floorMs.p99)} floor p99`,
+      mark(bigRatio === undefined ? undefined : bigRatio < 3),
+    ],
+    [
+      'KV edit to live on all three, p99 < 1 s (every size)',
+      `worst p99 ${ms(kvWorst)} ms${missing(report, report.kv)}`,
+      partial(report, report.kv, mark(kvWorst === undefined ? undefined : kvWorst < 1000)),
+    ],
+    [
+      'burst ≥ 500 accepted/s (every size)',
+      `worst ${burstWorst?.toFixed(1) ?? '—'}/s${missing(report, report.burst)}`,
+      partial(report, report.burst, mark(burstWorst === undefined ? undefined : burstWorst >= 500)),
+    ],
+    [
+      'burst: all live within 2 s of the last (every size)',
+      `worst ${ms(burstLive)} ms${missing(report, report.burst)}`,
+      partial(report, report.burst, mark(burstLive === undefined ? undefined : burstLive < 2000)),
+    ],
     ['render 10,000 routes < 200 ms', `${ms(renderBig)} ms`, mark(renderBig === undefined ? undefined : renderBig < 200)],
     [`sidecar RSS < 150 MB at ${big} routes`, `${mib(rssBig)}`, mark(rssBig === undefined ? undefined : rssBig < 150e6)],
-    ['zero failed requests during reloads', `${report.reload?.failed ?? '—'}`, mark(report.reload?.failed === undefined ? undefined : report.reload.failed === 0)],
+    [
+      'zero failed requests during reloads',
+      `${report.reload?.failed ?? '—'}`,
+      mark(report.reload?.failed === undefined ? undefined : report.reload.failed === 0),
+    ],
   ];
 }
 
 function series(report: Report): Series[] {
-  const line = (name: string, points: [number, number | undefined][]): Series => ({ name, points: points.filter((p): p is [number, number] => p[1] !== undefined && p[1] > 0) });
+  const line = (name: string, points: [number, number | undefined][]): Series => ({
+    name,
+    points: points.filter((p): p is [number, number] => p[1] !== undefined && p[1] > 0),
+  });
   return [
-    line('reconfigure-to-live p99', report.reconfigure.map((r) => [r.routes, r.liveMs.p99])),
-    line('reconfigure-to-live p50', report.reconfigure.map((r) => [r.routes, r.liveMs.p50])),
-    line('KV edit, all three, p99', report.kv.map((r) => [r.routes, r.allLiveMs.p99])),
-    line('HAProxy floor p50 (check + reload)', report.floors.map((f) => [f.routes, f.floorMs.p50])),
-    line('haproxy -c p50', report.floors.map((f) => [f.routes, f.checkMs.p50])),
-    line('render median', report.render.map((r) => [r.routes, r.medianMs])),
+    line(
+      'reconfigure-to-live p99',
+      report.reconfigure.map((r) => [r.routes, r.liveMs.p99]),
+    ),
+    line(
+      'reconfigure-to-live p50',
+      report.reconfigure.map((r) => [r.routes, r.liveMs.p50]),
+    ),
+    line(
+      'KV edit, all three, p99',
+      report.kv.map((r) => [r.routes, r.allLiveMs.p99]),
+    ),
+    line(
+      'HAProxy floor p50 (check + reload)',
+      report.floors.map((f) => [f.routes, f.floorMs.p50]),
+    ),
+    line(
+      'haproxy -c p50',
+      report.floors.map((f) => [f.routes, f.checkMs.p50]),
+    ),
+    line(
+      'render median',
+      report.render.map((r) => [r.routes, r.medianMs]),
+    ),
   ];
 }
 

@@ -62,8 +62,10 @@ function compile() {
 
 function firstLine(command, args) {
   try {
-    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0].trim();
-  } catch (error) {
+    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      .split('\n')[0]
+      .trim();
+  } catch {
     return `${command} unavailable`;
   }
 }
@@ -126,7 +128,10 @@ function copyIntoResults(scenario) {
 }
 
 function selected() {
-  const only = (process.env.BENCH_ONLY || '').split(',').map((s) => s.trim()).filter(Boolean);
+  const only = (process.env.BENCH_ONLY || '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return SCENARIOS.filter((s) => only.length === 0 || only.includes(s.name));
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * Runs the whole suite: type-check (src, tests, benchmarks), build, then Jest. Prints a last line
- * `N passed, N failed` and exits non-zero on any failure (including a type error, a suite that
- * could not run, or no test at all). Extra arguments go to Jest (e.g. a test path pattern).
+ * Runs the whole suite: lint (ESLint, then Prettier's check), type-check (src, tests, benchmarks),
+ * build, then Jest. Prints a last line `N passed, N failed` and exits non-zero on any failure
+ * (including a lint error, a type error, a suite that could not run, or no test at all). Extra
+ * arguments go to Jest (e.g. a test path pattern).
  */
 'use strict';
 const { spawnSync } = require('child_process');
@@ -23,6 +24,14 @@ function finish(passed, failed) {
   process.exit(failed > 0 || passed === 0 ? 1 : 0);
 }
 
+if (run(bin('eslint'), ['.']) !== 0) {
+  console.error('lint failed: ESLint found the problems above (`npx eslint . --fix` fixes some)');
+  finish(0, 1);
+}
+if (run(bin('prettier'), ['--check', '--log-level', 'warn', '.']) !== 0) {
+  console.error('lint failed: the files above are not formatted (`npx prettier --write .` formats them)');
+  finish(0, 1);
+}
 if (run(bin('tsc'), ['-p', 'tsconfig.test.json']) !== 0) {
   console.error('type check failed');
   finish(0, 1);

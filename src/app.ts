@@ -60,7 +60,14 @@ export class Sidecar {
     const app = createHttpApp({ settings, changes, distributor, applier, store, metrics, health, logger });
     const server = await listen(app, settings);
     const address = server.address() as AddressInfo;
-    logger.info({ api: `${address.address}:${address.port}`, store: settings.consulAddresses.length > 0 ? settings.consulAddresses : 'file', stateDir: settings.stateDir }, 'sidecar started');
+    logger.info(
+      {
+        api: `${address.address}:${address.port}`,
+        store: settings.consulAddresses.length > 0 ? settings.consulAddresses : 'file',
+        stateDir: settings.stateDir,
+      },
+      'sidecar started',
+    );
     const stopWatches = async () => {
       storeWatch.stop();
       await templateWatch.close();

@@ -73,15 +73,30 @@ function routeArguments(values: unknown): Record<string, string> {
 
 function routesCommand(y: Argv): Argv {
   return withSettingFlags(y)
-    .command('list', 'Print one line per stored route (name=value pairs; passwords hidden).', {}, run(async (settings) => {
-      for (const line of await listRoutes(settings)) process.stdout.write(`${line}\n`);
-    }))
-    .command('add <params..>', 'Add or replace a route: reconfigure parameters as name=value (e.g. serviceName=go-demo servicePath=/demo port=8080).', {}, run(async (settings, argv) => {
-      process.stdout.write(`${await addRoute(settings, routeArguments(argv.params))}\n`);
-    }))
-    .command('remove <serviceName>', 'Remove the route of a service (succeeds when it is absent).', {}, run(async (settings, argv) => {
-      process.stdout.write(`${await removeRoute(settings, String(argv.serviceName))}\n`);
-    }))
+    .command(
+      'list',
+      'Print one line per stored route (name=value pairs; passwords hidden).',
+      {},
+      run(async (settings) => {
+        for (const line of await listRoutes(settings)) process.stdout.write(`${line}\n`);
+      }),
+    )
+    .command(
+      'add <params..>',
+      'Add or replace a route: reconfigure parameters as name=value (e.g. serviceName=go-demo servicePath=/demo port=8080).',
+      {},
+      run(async (settings, argv) => {
+        process.stdout.write(`${await addRoute(settings, routeArguments(argv.params))}\n`);
+      }),
+    )
+    .command(
+      'remove <serviceName>',
+      'Remove the route of a service (succeeds when it is absent).',
+      {},
+      run(async (settings, argv) => {
+        process.stdout.write(`${await removeRoute(settings, String(argv.serviceName))}\n`);
+      }),
+    )
     .demandCommand(1, 'routes needs a subcommand: list, add or remove');
 }
 
@@ -90,12 +105,22 @@ export function main(args: string[]): void {
     .scriptName('haproxy-sidecar')
     .usage('$0 <command> [options]\n\nKeeps HAProxy routes in Consul KV (or a local file store) and reloads HAProxy hitlessly.')
     .command('serve', 'Run the sidecar: HAProxy, the store watch and the HTTP API.', withSettingFlags, run(serve))
-    .command('render', 'Print the haproxy.cfg the current store would produce (dry run).', withSettingFlags, run(async (settings) => {
-      process.stdout.write(await renderCurrent(settings));
-    }))
-    .command('validate', 'Render and check with haproxy -c; exit 0, or 1 with the reason.', withSettingFlags, run(async (settings) => {
-      process.stdout.write(`${await validateCurrent(settings)}\n`);
-    }))
+    .command(
+      'render',
+      'Print the haproxy.cfg the current store would produce (dry run).',
+      withSettingFlags,
+      run(async (settings) => {
+        process.stdout.write(await renderCurrent(settings));
+      }),
+    )
+    .command(
+      'validate',
+      'Render and check with haproxy -c; exit 0, or 1 with the reason.',
+      withSettingFlags,
+      run(async (settings) => {
+        process.stdout.write(`${await validateCurrent(settings)}\n`);
+      }),
+    )
     .command('routes', 'List, add or remove routes in the configured store.', routesCommand)
     .demandCommand(1, 'Say which command to run: serve, render, validate or routes.')
     // Without this, yargs reads --no-such-flag as 'such-flag: false' and the message hides the typo.

@@ -23,26 +23,79 @@ export class Metrics {
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
-    this.reloads = new Counter({ name: `${PREFIX}reloads_total`, help: 'Apply attempts by outcome (success, skipped when the config was unchanged, rejected by haproxy -c, failed reload).', labelNames: ['outcome'], registers });
+    this.reloads = new Counter({
+      name: `${PREFIX}reloads_total`,
+      help: 'Apply attempts by outcome (success, skipped when the config was unchanged, rejected by haproxy -c, failed reload).',
+      labelNames: ['outcome'],
+      registers,
+    });
     for (const outcome of ['success', 'skipped', 'rejected', 'failed']) this.reloads.inc({ outcome }, 0);
-    this.reloadDuration = new Histogram({ name: `${PREFIX}reload_duration_seconds`, help: 'Render, check and reload of HAProxy, per apply.', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
-    this.changeToLive = new Histogram({ name: `${PREFIX}change_to_live_seconds`, help: 'From a store change reaching this replica to HAProxy serving it.', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
+    this.reloadDuration = new Histogram({
+      name: `${PREFIX}reload_duration_seconds`,
+      help: 'Render, check and reload of HAProxy, per apply.',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.changeToLive = new Histogram({
+      name: `${PREFIX}change_to_live_seconds`,
+      help: 'From a store change reaching this replica to HAProxy serving it.',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
     this.stateGauges(sources, registers);
   }
 
   private stateGauges(sources: MetricsSources, registers: Registry[]): void {
-    new Gauge({ name: `${PREFIX}routes_served`, help: 'Routes in the live HAProxy config.', registers, collect() { this.set(sources.applied().routes.length); } });
-    new Gauge({ name: `${PREFIX}routes_invalid`, help: 'Stored routes left out of the config as invalid.', registers, collect() { this.set(sources.applied().invalid.length); } });
-    new Gauge({ name: `${PREFIX}applied_index`, help: 'Store index whose routes are live.', registers, collect() { this.set(sources.applied().index); } });
     new Gauge({
-      name: `${PREFIX}store_reachable`, help: 'Whether the last request to each store address succeeded (1) or not (0).', labelNames: ['address'], registers,
+      name: `${PREFIX}routes_served`,
+      help: 'Routes in the live HAProxy config.',
+      registers,
+      collect() {
+        this.set(sources.applied().routes.length);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}routes_invalid`,
+      help: 'Stored routes left out of the config as invalid.',
+      registers,
+      collect() {
+        this.set(sources.applied().invalid.length);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}applied_index`,
+      help: 'Store index whose routes are live.',
+      registers,
+      collect() {
+        this.set(sources.applied().index);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}store_reachable`,
+      help: 'Whether the last request to each store address succeeded (1) or not (0).',
+      labelNames: ['address'],
+      registers,
       collect() {
         this.reset();
         for (const address of sources.storeHealth().addresses) this.set({ address: address.address }, address.reachable ? 1 : 0);
       },
     });
-    new Gauge({ name: `${PREFIX}store_last_contact_timestamp_seconds`, help: 'Unix time of the last successful store request.', registers, collect() { this.set(sources.storeHealth().lastContact / 1000); } });
-    new Gauge({ name: `${PREFIX}watch_restarts`, help: 'Times the store watch restarted (error, failover or index reset) since start.', registers, collect() { this.set(sources.storeHealth().watchRestarts); } });
+    new Gauge({
+      name: `${PREFIX}store_last_contact_timestamp_seconds`,
+      help: 'Unix time of the last successful store request.',
+      registers,
+      collect() {
+        this.set(sources.storeHealth().lastContact / 1000);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}watch_restarts`,
+      help: 'Times the store watch restarted (error, failover or index reset) since start.',
+      registers,
+      collect() {
+        this.set(sources.storeHealth().watchRestarts);
+      },
+    });
   }
 
   observe(report: ApplyReport): void {

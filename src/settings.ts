@@ -23,7 +23,11 @@ const def = (env: string, defaultText: string, description: string): SettingDefi
 });
 
 export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
-  def('CONSUL_ADDRESS', '(unset)', 'Comma-separated Consul HTTP addresses (host:port, http://host:port, https://host:port). Unset: the embedded file store in STATE_DIR.'),
+  def(
+    'CONSUL_ADDRESS',
+    '(unset)',
+    'Comma-separated Consul HTTP addresses (host:port, http://host:port, https://host:port). Unset: the embedded file store in STATE_DIR.',
+  ),
   def('CONSUL_TOKEN', '(unset)', 'Consul ACL token, sent as X-Consul-Token on every request.'),
   def('PROXY_INSTANCE_NAME', 'docker-flow', 'KV prefix: routes live under <PROXY_INSTANCE_NAME>/services/.'),
   def('SERVICE_NAME', 'proxy', "This proxy's own service name: peers are the A records of tasks.<SERVICE_NAME>."),
@@ -35,8 +39,16 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   def('TEMPLATES_DIR', "the package's templates/", 'Handlebars templates; edits are picked up live.'),
   def('HAPROXY_BIN', 'haproxy', 'The HAProxy executable.'),
   def('HAPROXY_CONFIG', '<STATE_DIR>/haproxy.cfg', 'Where the live config is written.'),
-  def('HAPROXY_MASTER_SOCKET', '(unset)', 'Adopt an HAProxy started elsewhere (haproxy -W -S <socket> -f <HAPROXY_CONFIG>) and reload it through this master CLI socket.'),
-  def('HAPROXY_RESOLVERS', '127.0.0.11:53', "Comma-separated host:port nameservers of HAProxy's `resolvers docker` section (Docker's embedded DNS by default)."),
+  def(
+    'HAPROXY_MASTER_SOCKET',
+    '(unset)',
+    'Adopt an HAProxy started elsewhere (haproxy -W -S <socket> -f <HAPROXY_CONFIG>) and reload it through this master CLI socket.',
+  ),
+  def(
+    'HAPROXY_RESOLVERS',
+    '127.0.0.11:53',
+    "Comma-separated host:port nameservers of HAProxy's `resolvers docker` section (Docker's embedded DNS by default).",
+  ),
   def('TIMEOUT_CONNECT', '5', 'HAProxy timeout connect, seconds.'),
   def('TIMEOUT_CLIENT', '20', 'HAProxy timeout client, seconds.'),
   def('TIMEOUT_SERVER', '20', 'HAProxy timeout server, seconds.'),
@@ -44,17 +56,37 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   def('TIMEOUT_TUNNEL', '3600', 'HAProxy timeout tunnel, seconds.'),
   def('TIMEOUT_HTTP_REQUEST', '5', 'HAProxy timeout http-request, seconds.'),
   def('TIMEOUT_HTTP_KEEP_ALIVE', '15', 'HAProxy timeout http-keep-alive, seconds.'),
-  def('HARD_STOP_AFTER', '0', 'Seconds after a reload when old HAProxy workers are stopped even if connections (websockets, tunnels) remain; 0 lets them drain on their own.'),
+  def(
+    'HARD_STOP_AFTER',
+    '0',
+    'Seconds after a reload when old HAProxy workers are stopped even if connections (websockets, tunnels) remain; 0 lets them drain on their own.',
+  ),
   def('STATS_USER', '(unset)', 'HAProxy stats page user; the page is on when STATS_USER and STATS_PASS are set.'),
   def('STATS_PASS', '(unset)', 'HAProxy stats page password.'),
   def('STATS_URI', '/admin?stats', 'HAProxy stats page URI.'),
-  def('STATS_PORT', '(unset)', 'Serve the stats page (and /metrics, HAProxy\'s Prometheus exporter) on a frontend of its own on this port instead of the HTTP frontend.'),
+  def(
+    'STATS_PORT',
+    '(unset)',
+    "Serve the stats page (and /metrics, HAProxy's Prometheus exporter) on a frontend of its own on this port instead of the HTTP frontend.",
+  ),
   def('API_USER', '(unset)', 'When API_USER and API_PASS are set, the /v1/ API requires HTTP basic auth.'),
   def('API_PASS', '(unset)', 'Password of the /v1/ API.'),
   def('LOG_LEVEL', 'info', 'Structured JSON logs on stdout: fatal, error, warn, info, debug, trace or silent.'),
-  def('RELOAD_QUIET_MS', '25', 'Coalescing: a change that finds no reload running applies at once; changes that arrive during a reload apply once the store has been quiet this long.'),
-  def('RELOAD_MAX_DELAY_MS', '500', 'Coalescing: changes that arrive during a reload apply at the latest this long after the first of them, even if changes keep coming.'),
-  def('DISTRIBUTE_TIMEOUT_MS', '10000', 'How long reconfigure and remove wait for this replica (with distribute=true: every replica) to serve a stored change before answering 500.'),
+  def(
+    'RELOAD_QUIET_MS',
+    '25',
+    'Coalescing: a change that finds no reload running applies at once; changes that arrive during a reload apply once the store has been quiet this long.',
+  ),
+  def(
+    'RELOAD_MAX_DELAY_MS',
+    '500',
+    'Coalescing: changes that arrive during a reload apply at the latest this long after the first of them, even if changes keep coming.',
+  ),
+  def(
+    'DISTRIBUTE_TIMEOUT_MS',
+    '10000',
+    'How long reconfigure and remove wait for this replica (with distribute=true: every replica) to serve a stored change before answering 500.',
+  ),
   def('REQUEST_TIMEOUT_MS', '5000', 'Timeout of one request to Consul (blocking watch queries add their wait) or to a peer.'),
 ];
 
@@ -212,7 +244,7 @@ function stats(raw: RawSettings): StatsSettings | undefined {
 
 function bindAddress(raw: RawSettings): string {
   const value = text(raw, 'BIND_ADDRESS') ?? '*';
-  if (!/^[A-Za-z0-9.:*\[\]-]+$/.test(value)) throw new InvalidSetting('BIND_ADDRESS', `"${value}" is not an address`);
+  if (!/^[A-Za-z0-9.:*[\]-]+$/.test(value)) throw new InvalidSetting('BIND_ADDRESS', `"${value}" is not an address`);
   return value;
 }
 
@@ -233,7 +265,13 @@ export function loadSettings(raw: RawSettings = process.env, cwd: string = proce
   const reloadMaxDelayMs = integer(raw, 'RELOAD_MAX_DELAY_MS', 500, 0, 600000);
   if (reloadMaxDelayMs < reloadQuietMs) throw new InvalidSetting('RELOAD_MAX_DELAY_MS', 'must not be less than RELOAD_QUIET_MS');
   return {
-    consulAddresses: consul ? consul.split(',').map((a) => a.trim()).filter((a) => a !== '').map(parseConsulAddress) : [],
+    consulAddresses: consul
+      ? consul
+          .split(',')
+          .map((a) => a.trim())
+          .filter((a) => a !== '')
+          .map(parseConsulAddress)
+      : [],
     consulToken: text(raw, 'CONSUL_TOKEN'),
     proxyInstanceName: word(raw, 'PROXY_INSTANCE_NAME', 'docker-flow', NAME),
     serviceName: word(raw, 'SERVICE_NAME', 'proxy', NAME),

@@ -53,7 +53,7 @@ it('checks a burst of concurrent routes with a few haproxy -c runs, not one each
   expect(checksSoFar() - before).toBeLessThanOrEqual(3);
 });
 
-it('refuses the bad route of a burst with HAProxy\'s message and accepts the others', async () => {
+it("refuses the bad route of a burst with HAProxy's message and accepts the others", async () => {
   const good = Array.from({ length: 5 }, (_, i) => harness.applier.checkRoute(parseRoute(routeTo(`fine-${i}`, backend))));
   const bad = harness.applier.checkRoute(breakingRoute()).catch((error: Error) => error);
   await expect(Promise.all(good)).resolves.toHaveLength(5);

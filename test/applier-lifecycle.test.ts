@@ -61,7 +61,12 @@ it('brings HAProxy back within a second of a SIGKILL to its master, with the las
   process.kill(pid, 'SIGKILL');
   // The dead master's worker may answer for a moment: wait for a new master, then for service.
   await waitFor('a new HAProxy master', async () => (child.pid() ?? pid) !== pid, 3000, 5);
-  await waitFor('the route served again', async () => (await request(`${harness.base}/kept`, { timeoutMs: 200 }).catch(() => undefined))?.backend === 'kept', 3000, 10);
+  await waitFor(
+    'the route served again',
+    async () => (await request(`${harness.base}/kept`, { timeoutMs: 200 }).catch(() => undefined))?.backend === 'kept',
+    3000,
+    10,
+  );
   const downMs = Date.now() - killedAt;
   console.log(`served again ${downMs} ms after SIGKILL of the HAProxy master`);
   expect(downMs).toBeLessThan(1000);

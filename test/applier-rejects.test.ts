@@ -48,7 +48,13 @@ function liveFile(): string {
 }
 
 it('leaves out a route whose parameters are invalid, reports it, and serves the others', async () => {
-  const report = await harness.applier.applyNow(snapshotOf(2, [routeTo('good', good), routeTo('other', good), { serviceName: 'bad', port: 'eighty' }], [{ serviceName: 'garbled', params: null, error: 'not JSON' }]));
+  const report = await harness.applier.applyNow(
+    snapshotOf(
+      2,
+      [routeTo('good', good), routeTo('other', good), { serviceName: 'bad', port: 'eighty' }],
+      [{ serviceName: 'garbled', params: null, error: 'not JSON' }],
+    ),
+  );
   expect(report.outcome).toBe('success');
   expect(report.invalid.map((i) => i.serviceName).sort()).toEqual(['bad', 'garbled']);
   expect(report.invalid.find((i) => i.serviceName === 'bad')?.reason).toMatch(/port/);
@@ -60,7 +66,9 @@ it('never lets a config that fails validation replace the live one', async () =>
   const before = liveFile();
   const snapshot = snapshotOf(3, [routeTo('good', good), routeTo('never', good)]);
   const templates = loadTemplates(DEFAULT_TEMPLATES_DIR);
-  const report = await harness.applier.setRender((routes) => templates.render(routes, harness.settings).replace('\ndefaults\n', '\ndefaults\n    bogus-keyword\n'));
+  const report = await harness.applier.setRender((routes) =>
+    templates.render(routes, harness.settings).replace('\ndefaults\n', '\ndefaults\n    bogus-keyword\n'),
+  );
   expect(report.outcome).toBe('rejected');
   expect(report.error).toMatch(/bogus-keyword/);
   harness.applier.submit(snapshot);
@@ -78,9 +86,14 @@ describe('a route that breaks haproxy -c', () => {
 
   afterAll(async () => applier?.stop());
 
-  it('is found among many, left out and reported with HAProxy\'s message, while the others go live', async () => {
+  it("is found among many, left out and reported with HAProxy's message, while the others go live", async () => {
     await harness.applier.stop();
-    applier = new Applier({ settings: harness.settings, haproxy: harness.haproxy, parse: parseLettingThroughBadRegex, render: shippedRender(harness.settings) });
+    applier = new Applier({
+      settings: harness.settings,
+      haproxy: harness.haproxy,
+      parse: parseLettingThroughBadRegex,
+      render: shippedRender(harness.settings),
+    });
     await applier.start();
     const routes = Array.from({ length: 30 }, (_, n) => routeTo(n === 17 ? 'breaks-17' : `ok-${n}`, good));
     const report = await applier.applyNow(snapshotOf(10, routes));
@@ -94,7 +107,7 @@ describe('a route that breaks haproxy -c', () => {
     expect((await request(`${harness.base}/breaks-17`)).status).toBe(503);
   });
 
-  it('is refused by checkCandidate with HAProxy\'s own message', async () => {
+  it("is refused by checkCandidate with HAProxy's own message", async () => {
     const bad = parseLettingThroughBadRegex(routeTo('breaks-api', good));
     const error = await applier.checkCandidate([bad]).catch((e: Error) => e);
     expect(error).toBeInstanceOf(ConfigRejected);

@@ -67,7 +67,8 @@ describe('the haproxy-sidecar CLI, run as a user would', () => {
 
   it('reports a template that HAProxy rejects from validate with a non-zero exit and the reason', () => {
     const templates = tempDir('templates-');
-    for (const file of fs.readdirSync(path.join(__dirname, '..', 'templates'))) fs.copyFileSync(path.join(__dirname, '..', 'templates', file), path.join(templates, file));
+    for (const file of fs.readdirSync(path.join(__dirname, '..', 'templates')))
+      fs.copyFileSync(path.join(__dirname, '..', 'templates', file), path.join(templates, file));
     fs.appendFileSync(path.join(templates, 'haproxy.cfg.hbs'), '\nfrontend broken\n    bind :notaport\n');
     const validate = cli(['validate', '--templates-dir', templates], env);
     expect(validate.code).toBe(1);

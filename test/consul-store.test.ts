@@ -72,7 +72,11 @@ function recordWatch(store: RouteStore): { seen: StoreSnapshot[]; errors: Error[
   const seen: StoreSnapshot[] = [];
   const errors: Error[] = [];
   const indexes: number[] = [];
-  const watch = store.watch((snapshot) => seen.push(snapshot), (error) => errors.push(error), (index) => indexes.push(index));
+  const watch = store.watch(
+    (snapshot) => seen.push(snapshot),
+    (error) => errors.push(error),
+    (index) => indexes.push(index),
+  );
   return { seen, errors, indexes, stop: () => watch.stop() };
 }
 
@@ -186,7 +190,7 @@ describe('ConsulStore on a three-server cluster', () => {
     expect(watch.seen).toHaveLength(1);
   });
 
-  it('fails a write that Consul answers with a non-2xx, with Consul\'s reason', async () => {
+  it("fails a write that Consul answers with a non-2xx, with Consul's reason", async () => {
     const store = openStore(cluster.addresses, newPrefix());
     const tooBig = { serviceName: 'huge', port: '80', addReqHeader: 'x'.repeat(600 * 1024) };
     await expect(store.put(tooBig)).rejects.toThrow(StoreUnavailable);

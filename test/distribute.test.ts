@@ -30,10 +30,14 @@ async function stopFleet(fleet: Fleet | undefined): Promise<void> {
 /** Wait until every replica has published the same store index (HAProxy may serve a change a
  * few milliseconds before its replica publishes it). */
 async function settled(fleet: Fleet): Promise<void> {
-  await waitFor('the replicas to agree on the applied index', async () => {
-    const indexes = await Promise.all(fleet.replicas.map(async (r) => JSON.parse((await r.call(`${BASE}/config?type=json`)).body).index));
-    return indexes.every((index) => index === indexes[0]);
-  }, 5000);
+  await waitFor(
+    'the replicas to agree on the applied index',
+    async () => {
+      const indexes = await Promise.all(fleet.replicas.map(async (r) => JSON.parse((await r.call(`${BASE}/config?type=json`)).body).index));
+      return indexes.every((index) => index === indexes[0]);
+    },
+    5000,
+  );
 }
 
 function routeQuery(name: string, path: string, backend: Backend): string {
@@ -78,10 +82,15 @@ describe('distribute=true with Consul: every replica serves the change before th
     const put = await request(`${consul.address}/v1/kv/docker-flow/services/hand`, { method: 'PUT', body: value });
     expect(put.status).toBe(200);
     const started = Date.now();
-    await waitFor('all replicas to serve /hand', async () => {
-      const answers = await Promise.all(fleet.replicas.map((r) => r.through('/hand/x')));
-      return answers.every((a) => a.backend === 'go-demo');
-    }, 1000, 20);
+    await waitFor(
+      'all replicas to serve /hand',
+      async () => {
+        const answers = await Promise.all(fleet.replicas.map((r) => r.through('/hand/x')));
+        return answers.every((a) => a.backend === 'go-demo');
+      },
+      1000,
+      20,
+    );
     expect(Date.now() - started).toBeLessThan(1000);
   });
 

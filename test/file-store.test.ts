@@ -14,9 +14,20 @@ const ROOT = path.resolve(__dirname, '..');
 /** The file store compiled to plain JavaScript, so a second Node process can run it like the CLI does. */
 function compileFileStore(): string {
   const out = tempDir('file-store-js-');
-  for (const file of ['src/store/file-store.ts', 'src/store/file-lock.ts', 'src/store/route-codec.ts', 'src/route/values.ts', 'src/files/atomic-write.ts', 'src/files/backoff.ts', 'src/files/process-alive.ts', 'src/errors.ts']) {
+  for (const file of [
+    'src/store/file-store.ts',
+    'src/store/file-lock.ts',
+    'src/store/route-codec.ts',
+    'src/route/values.ts',
+    'src/files/atomic-write.ts',
+    'src/files/backoff.ts',
+    'src/files/process-alive.ts',
+    'src/errors.ts',
+  ]) {
     const source = fs.readFileSync(path.join(ROOT, file), 'utf8');
-    const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });
+    const { outputText } = ts.transpileModule(source, {
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    });
     const target = path.join(out, file.replace(/\.ts$/, '.js'));
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.writeFileSync(target, outputText);
@@ -75,7 +86,10 @@ describe('FileStore', () => {
     const removed = await store.remove('other');
     expect(removed).toBeGreaterThan(second);
     expect(await store.remove('other')).toBe(removed);
-    expect(await store.list()).toEqual({ index: removed, entries: [{ serviceName: 'go-demo', params: { serviceName: 'go-demo', servicePath: '/demo', port: '8080' } }] });
+    expect(await store.list()).toEqual({
+      index: removed,
+      entries: [{ serviceName: 'go-demo', params: { serviceName: 'go-demo', servicePath: '/demo', port: '8080' } }],
+    });
   });
 
   it('refuses a serviceName that is not letters, digits, "_", "." or "-"', async () => {
@@ -120,7 +134,11 @@ describe('FileStore', () => {
     await store.put({ serviceName: 'a', port: '1' });
     const seen: StoreSnapshot[] = [];
     const indexes: number[] = [];
-    const watch = store.watch((snapshot) => seen.push(snapshot), undefined, (index) => indexes.push(index));
+    const watch = store.watch(
+      (snapshot) => seen.push(snapshot),
+      undefined,
+      (index) => indexes.push(index),
+    );
     await waitFor('the first snapshot', async () => seen.length === 1);
     await store.put({ serviceName: 'b', port: '2' });
     await store.put({ serviceName: 'b', port: '2' });
@@ -134,7 +152,10 @@ describe('FileStore', () => {
 
   it('reports an invalid hand-edited route and keeps the others', async () => {
     const dir = tempDir();
-    fs.writeFileSync(path.join(dir, ROUTES_FILE), JSON.stringify({ index: 7, routes: { good: { serviceName: 'good', port: '80' }, bad: { port: 80 }, worse: 'text' } }));
+    fs.writeFileSync(
+      path.join(dir, ROUTES_FILE),
+      JSON.stringify({ index: 7, routes: { good: { serviceName: 'good', port: '80' }, bad: { port: 80 }, worse: 'text' } }),
+    );
     const store = open(dir);
     const snapshot = await store.list();
     expect(snapshot.index).toBe(7);
@@ -153,7 +174,10 @@ describe('FileStore', () => {
     const store = open(dir, 50);
     const errors: Error[] = [];
     const seen: StoreSnapshot[] = [];
-    const watch = store.watch((snapshot) => seen.push(snapshot), (error) => errors.push(error));
+    const watch = store.watch(
+      (snapshot) => seen.push(snapshot),
+      (error) => errors.push(error),
+    );
     await expect(store.put({ serviceName: 'a', port: '1' })).rejects.toThrow(StoreUnavailable);
     await expect(store.list()).rejects.toThrow(/not valid JSON/);
     expect(fs.readFileSync(file, 'utf8')).toBe('{"index": 3, "routes": {');
@@ -196,7 +220,9 @@ describe('FileStore', () => {
   it('keeps every acknowledged write of 200 writers on distinct routes and 50 on one route', async () => {
     const store = open(tempDir());
     const distinct = Array.from({ length: 200 }, (_, i) => store.put({ serviceName: `route-${i}`, port: String(1000 + i) }));
-    const same = Array.from({ length: 50 }, (_, i) => store.put({ serviceName: 'shared', port: String(2000 + i) }).then((index) => ({ index, port: String(2000 + i) })));
+    const same = Array.from({ length: 50 }, (_, i) =>
+      store.put({ serviceName: 'shared', port: String(2000 + i) }).then((index) => ({ index, port: String(2000 + i) })),
+    );
     await Promise.all(distinct);
     const acknowledged = await Promise.all(same);
     const last = acknowledged.reduce((a, b) => (b.index > a.index ? b : a));

@@ -41,7 +41,10 @@ it('reloads an HAProxy started elsewhere through its master socket, and reports 
   const socket = path.join(tempDir('adopted-sock-'), 'master.sock');
   const adoptedSettings = { ...settings, haproxyMasterSocket: socket };
   // The other container: started with a config of its own, before the sidecar writes one.
-  fs.writeFileSync(settings.haproxyConfig, ['defaults', '  mode http', '  timeout connect 1s', '  timeout client 5s', '  timeout server 5s', 'frontend f', `  bind 127.0.0.1:${port}`, ''].join('\n'));
+  fs.writeFileSync(
+    settings.haproxyConfig,
+    ['defaults', '  mode http', '  timeout connect 1s', '  timeout client 5s', '  timeout server 5s', 'frontend f', `  bind 127.0.0.1:${port}`, ''].join('\n'),
+  );
   external = spawn(HAPROXY_BIN, ['-W', '-db', '-S', socket, '-f', settings.haproxyConfig], { stdio: 'ignore' });
   const cli = new MasterCli(socket);
   await waitFor('the external HAProxy', async () => (await cli.showProc()).workers.length > 0, 5000);

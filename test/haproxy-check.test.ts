@@ -8,7 +8,19 @@ import { removeTempDirs, tempDir } from './helpers/tmp';
 
 afterAll(removeTempDirs);
 
-const GOOD = ['defaults', '  mode http', '  timeout connect 1s', '  timeout client 1s', '  timeout server 1s', 'frontend f', '  bind 127.0.0.1:1', '  default_backend b', 'backend b', '  server s 127.0.0.1:2', ''].join('\n');
+const GOOD = [
+  'defaults',
+  '  mode http',
+  '  timeout connect 1s',
+  '  timeout client 1s',
+  '  timeout server 1s',
+  'frontend f',
+  '  bind 127.0.0.1:1',
+  '  default_backend b',
+  'backend b',
+  '  server s 127.0.0.1:2',
+  '',
+].join('\n');
 
 function write(text: string): string {
   const file = path.join(tempDir('check-'), 'haproxy.cfg');

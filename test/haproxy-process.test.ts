@@ -17,7 +17,19 @@ let backendB: Backend;
 const started: ChildHaproxy[] = [];
 
 function config(port: number, backend: Backend): string {
-  return ['defaults', '  mode http', '  timeout connect 1s', '  timeout client 5s', '  timeout server 5s', 'frontend f', `  bind 127.0.0.1:${port}`, '  default_backend b', 'backend b', `  server s 127.0.0.1:${backend.port}`, ''].join('\n');
+  return [
+    'defaults',
+    '  mode http',
+    '  timeout connect 1s',
+    '  timeout client 5s',
+    '  timeout server 5s',
+    'frontend f',
+    `  bind 127.0.0.1:${port}`,
+    '  default_backend b',
+    'backend b',
+    `  server s 127.0.0.1:${backend.port}`,
+    '',
+  ].join('\n');
 }
 
 /** `onExit`: ChildHaproxy only reports that the master died; whoever owns the config restarts it. */

@@ -59,7 +59,10 @@ describe('test helpers', () => {
       [httpPort, tcpPort] = await freePorts(2);
       blue = await startBackend('blue');
       tcp = await startTcpBackend('echo');
-      cleanups.push(() => blue.close(), () => tcp.close());
+      cleanups.push(
+        () => blue.close(),
+        () => tcp.close(),
+      );
       haproxy = await startHaproxy(haproxyConfig(httpPort, tcpPort, blue, tcp));
       cleanups.push(() => haproxy.stop());
     });
@@ -90,7 +93,7 @@ describe('test helpers', () => {
   });
 
   describe('when a component cannot start', () => {
-    it('startHaproxy rejects a config HAProxy refuses, with HAProxy\'s reason', async () => {
+    it("startHaproxy rejects a config HAProxy refuses, with HAProxy's reason", async () => {
       await expect(startHaproxy('frontend broken\n  bind 127.0.0.1:notaport\n')).rejects.toThrow(/haproxy -c rejected/);
     });
 

@@ -53,12 +53,19 @@ describe('KvWatch', () => {
     const indexes: number[] = [];
     let restarts = 0;
     // Behind the stores' de-duplicating wrapper, as the store's watch() gives it.
-    const dedup = new SnapshotDedup((s) => seen.push(s), (i) => indexes.push(i));
-    const watch = new KvWatch(source, {
-      onSnapshot: (s) => dedup.offer(s),
-      onError: (e) => errors.push(e),
-      onRestart: () => restarts++,
-    }, options);
+    const dedup = new SnapshotDedup(
+      (s) => seen.push(s),
+      (i) => indexes.push(i),
+    );
+    const watch = new KvWatch(
+      source,
+      {
+        onSnapshot: (s) => dedup.offer(s),
+        onError: (e) => errors.push(e),
+        onRestart: () => restarts++,
+      },
+      options,
+    );
     watches.push(watch);
     return { seen, errors, indexes, restarts: () => restarts };
   }

@@ -36,10 +36,11 @@ async function startSlowBackend(): Promise<SlowBackend> {
     get requests() {
       return requests;
     },
-    close: () => new Promise<void>((resolve) => {
-      for (const socket of held) socket.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of held) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 

@@ -11,7 +11,26 @@ import { Settings } from '../src/settings';
  */
 
 const ENCRYPTED_S3CRET = '$6$saltsalt$As4wrv0kZlfch1du9WeH7qhskyLriQWySXrZzynnvi46nFnNxjdpl6ksRegrrKexvhIa/Iny8S8uF3fVWTMuC1';
-const NAMES = ['go-demo', 'site-a', 'site-first', 'wildcard', 'dom', 'root', 'auth', 'auth-enc', 'rewrite', 'headers', 'secure', 'proto', 'multi-a', 'multi-b', 'exact', 'ext', 'reg', 'fallback'] as const;
+const NAMES = [
+  'go-demo',
+  'site-a',
+  'site-first',
+  'wildcard',
+  'dom',
+  'root',
+  'auth',
+  'auth-enc',
+  'rewrite',
+  'headers',
+  'secure',
+  'proto',
+  'multi-a',
+  'multi-b',
+  'exact',
+  'ext',
+  'reg',
+  'fallback',
+] as const;
 type Name = (typeof NAMES)[number];
 
 const backends = {} as Record<Name, Backend>;
@@ -21,7 +40,6 @@ let settings: Settings;
 let silent: net.Server;
 let silentPort: number;
 const silentSockets = new Set<net.Socket>();
-
 
 /** A route to test backend `name`, on loopback. */
 function to(name: Name, params: Record<string, string>): Record<string, string> {
@@ -97,7 +115,12 @@ describe('with many http routes in one config', () => {
       }),
       to('secure', { servicePath: '/secure', httpsOnly: 'true' }),
       to('proto', { servicePath: '/proto', redirectWhenHttpProto: 'true' }),
-      { ...to('multi-a', { servicePath: '/multi-a' }), 'port.1': String(backends['multi-b'].port), 'servicePath.1': '/multi-b', 'outboundHostname.1': '127.0.0.1' },
+      {
+        ...to('multi-a', { servicePath: '/multi-a' }),
+        'port.1': String(backends['multi-b'].port),
+        'servicePath.1': '/multi-b',
+        'outboundHostname.1': '127.0.0.1',
+      },
       to('exact', { servicePath: '/exact', pathType: 'path' }),
       to('ext', { servicePath: '.png', pathType: 'path_end' }),
       to('reg', { servicePath: '^/reg/[0-9]+$', pathType: 'path_reg' }),

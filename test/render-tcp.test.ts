@@ -67,7 +67,6 @@ let sniWild: RecordingBackend;
 let sniOther: RecordingBackend;
 let ports: { http: number; stats: number; tcp: number; idle: number; sni: number };
 
-
 beforeAll(async () => {
   const [http, stats, tcp, idle, sni, a, wild, other] = await freePorts(8);
   ports = { http, stats, tcp, idle, sni };

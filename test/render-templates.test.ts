@@ -88,7 +88,15 @@ describe('render', () => {
   it('uses DFP names: url_<aclName><port>, domain_<aclName><port>, <serviceName>-be<port>, <host>:<port>', () => {
     const config = render([
       { serviceName: 'go-demo', servicePath: '/demo', serviceDomain: 'demo.test', port: '8080' },
-      { serviceName: 'api', aclName: 'my-api', servicePath: '/api', port: '9000', outboundHostname: 'api.internal', 'port.1': '9001', 'servicePath.1': '/api/v2' },
+      {
+        serviceName: 'api',
+        aclName: 'my-api',
+        servicePath: '/api',
+        port: '9000',
+        outboundHostname: 'api.internal',
+        'port.1': '9001',
+        'servicePath.1': '/api/v2',
+      },
     ]);
     expect(lines(config, 'acl ')).toEqual([
       "acl url_go-demo8080 path_beg -- '/demo'",
@@ -132,7 +140,13 @@ describe('render', () => {
   });
 
   it('renders the settings: timeouts, resolvers, binds on BIND_ADDRESS, and a note for ssl ports', () => {
-    const custom = loadSettings({ BIND_ADDRESS: '127.0.0.1', DEFAULT_PORTS: '18080,18443:ssl', TIMEOUT_CONNECT: '7', TIMEOUT_TUNNEL: '99', HAPROXY_RESOLVERS: '127.0.0.11:53,127.0.0.12:5353' });
+    const custom = loadSettings({
+      BIND_ADDRESS: '127.0.0.1',
+      DEFAULT_PORTS: '18080,18443:ssl',
+      TIMEOUT_CONNECT: '7',
+      TIMEOUT_TUNNEL: '99',
+      HAPROXY_RESOLVERS: '127.0.0.11:53,127.0.0.12:5353',
+    });
     const config = shippedTemplates().render([], custom);
     expect(lines(config, 'timeout connect')).toEqual(['timeout connect 7s']);
     expect(lines(config, 'timeout tunnel')).toEqual(['timeout tunnel 99s']);
@@ -164,7 +178,11 @@ describe('watchTemplates', () => {
     const dir = copyTemplates();
     const changes: Templates[] = [];
     const errors: Error[] = [];
-    const watcher = watchTemplates(dir, (t) => changes.push(t), (e) => errors.push(e));
+    const watcher = watchTemplates(
+      dir,
+      (t) => changes.push(t),
+      (e) => errors.push(e),
+    );
     try {
       await new Promise((resolve) => setTimeout(resolve, 300)); // let the watcher get ready
       fs.appendFileSync(path.join(dir, 'global.hbs'), '    # edited live\n\n');

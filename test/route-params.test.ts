@@ -21,7 +21,18 @@ describe('parseRoute', () => {
     expect(route.aclName).toBe('go-demo');
     expect(route.serviceDomainAlgo).toBe('hdr(host)');
     expect(route.destinations).toEqual([
-      { index: 0, port: 8080, srcPort: undefined, reqMode: 'http', servicePath: ['/demo'], serviceDomain: [], pathType: 'path_beg', outboundHostname: undefined, httpsOnly: false, redirectWhenHttpProto: false },
+      {
+        index: 0,
+        port: 8080,
+        srcPort: undefined,
+        reqMode: 'http',
+        servicePath: ['/demo'],
+        serviceDomain: [],
+        pathType: 'path_beg',
+        outboundHostname: undefined,
+        httpsOnly: false,
+        redirectWhenHttpProto: false,
+      },
     ]);
     expect(route.params).toEqual(base);
   });
@@ -146,7 +157,11 @@ describe('parseRoute', () => {
 
 describe('paramsFromArgs', () => {
   it('turns name=value arguments into parameters', () => {
-    expect(paramsFromArgs(['serviceName=go-demo', 'servicePath=/demo', 'addReqHeader=X-A a=b'])).toEqual({ serviceName: 'go-demo', servicePath: '/demo', addReqHeader: 'X-A a=b' });
+    expect(paramsFromArgs(['serviceName=go-demo', 'servicePath=/demo', 'addReqHeader=X-A a=b'])).toEqual({
+      serviceName: 'go-demo',
+      servicePath: '/demo',
+      addReqHeader: 'X-A a=b',
+    });
   });
 
   it('names an argument without "="', () => {

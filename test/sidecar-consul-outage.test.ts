@@ -50,7 +50,12 @@ describe('a sidecar on a three-server Consul cluster, through outages and restar
 
   it('converges when the servers come back', async () => {
     await Promise.all([cluster.restart(1, 60000), cluster.restart(2, 60000)]);
-    await waitFor('a write to succeed again', async () => (await sidecar!.call(`${BASE}/reconfigure?${route('second')}`, { timeoutMs: 20000 })).status === 200, 60000, 500);
+    await waitFor(
+      'a write to succeed again',
+      async () => (await sidecar!.call(`${BASE}/reconfigure?${route('second')}`, { timeoutMs: 20000 })).status === 200,
+      60000,
+      500,
+    );
     expect(await serves('second')).toBe(true);
     expect(await serves('first')).toBe(true);
   }, 120000);
@@ -71,7 +76,12 @@ describe('a sidecar on a three-server Consul cluster, through outages and restar
     expect((await sidecar!.call('/healthz')).status).toBe(503);
     await Promise.all([0, 1, 2].map((i) => cluster.restart(i, 60000)));
     const value = JSON.stringify({ serviceName: 'third', servicePath: '/third', port: String(backend.port), outboundHostname: '127.0.0.1' });
-    await waitFor('a hand edit to be accepted', async () => (await request(`${cluster.addresses[0]}/v1/kv/docker-flow/services/third`, { method: 'PUT', body: value })).status === 200, 30000, 250);
+    await waitFor(
+      'a hand edit to be accepted',
+      async () => (await request(`${cluster.addresses[0]}/v1/kv/docker-flow/services/third`, { method: 'PUT', body: value })).status === 200,
+      30000,
+      250,
+    );
     await waitFor('the sidecar to serve the hand edit', () => serves('third'), 30000, 100);
     await waitFor('healthz to recover', async () => (await sidecar!.call('/healthz')).status === 200, 10000, 100);
   }, 180000);

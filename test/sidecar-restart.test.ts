@@ -14,7 +14,10 @@ function masterPids(stateDir: string): number[] {
       const stat = fs.readFileSync(path.join('/proc', entry, 'stat'), 'utf8');
       const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       const isHaproxy = path.basename(cmdline[0]) === 'haproxy' && cmdline.some((arg) => arg.startsWith(stateDir));
-      const parentIsHaproxy = fs.readFileSync(path.join('/proc', String(parent), 'cmdline'), 'utf8').split('\0').some((arg) => arg.startsWith(stateDir));
+      const parentIsHaproxy = fs
+        .readFileSync(path.join('/proc', String(parent), 'cmdline'), 'utf8')
+        .split('\0')
+        .some((arg) => arg.startsWith(stateDir));
       if (isHaproxy && !parentIsHaproxy) pids.push(Number(entry));
     } catch {
       // The process ended while we looked.
@@ -46,9 +49,13 @@ describe('a sidecar that crashed and is started again on the same state', () => 
     first.crash();
     sidecar = await startSidecar({ stateDir, apiPort: first.apiPort, httpPort: first.httpPort });
     expect((await sidecar.through('/demo/x')).backend).toBe('demo');
-    await waitFor('one HAProxy master, not the orphan', async () => {
-      const masters = masterPids(stateDir);
-      return masters.length === 1 && masters[0] !== orphans[0];
-    }, 5000);
+    await waitFor(
+      'one HAProxy master, not the orphan',
+      async () => {
+        const masters = masterPids(stateDir);
+        return masters.length === 1 && masters[0] !== orphans[0];
+      },
+      5000,
+    );
   });
 });

@@ -49,7 +49,9 @@ describe('a running sidecar and its TEMPLATES_DIR', () => {
   });
 
   it('never writes route passwords to its logs', async () => {
-    const answer = await sidecar.call(`${BASE}/reconfigure?serviceName=private&servicePath=/private&port=${backend.port}&outboundHostname=127.0.0.1&users=admin:hunter2`);
+    const answer = await sidecar.call(
+      `${BASE}/reconfigure?serviceName=private&servicePath=/private&port=${backend.port}&outboundHostname=127.0.0.1&users=admin:hunter2`,
+    );
     expect(answer.status).toBe(200);
     expect(sidecar.logs()).not.toContain('hunter2');
   });

@@ -95,7 +95,8 @@ export function createHttpApp(options: ApiOptions): express.Express {
 
   app.get(`${BASE}/config`, (req, res) => {
     const state = applier.state();
-    if (req.query.type === 'json') return reply(res, 200, `${state.routes.length} routes`, { index: state.index, routes: state.routes.map((r) => r.params), invalid: state.invalid });
+    if (req.query.type === 'json')
+      return reply(res, 200, `${state.routes.length} routes`, { index: state.index, routes: state.routes.map((r) => r.params), invalid: state.invalid });
     res.type('text/plain').send(state.config);
   });
 

@@ -25,7 +25,10 @@ export class PeerDirectory {
       addresses = await resolver.resolve4(this.hostname);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      throw new PeersUnavailable(`cannot find the replicas of SERVICE_NAME=${this.serviceName}: DNS lookup of ${this.hostname} failed (${reason}); is SERVICE_NAME the proxy's own service name?`);
+      throw new PeersUnavailable(
+        `cannot find the replicas of SERVICE_NAME=${this.serviceName}: DNS lookup of ${this.hostname} failed (${reason}); ` +
+          "is SERVICE_NAME the proxy's own service name?",
+      );
     }
     if (addresses.length === 0) throw new PeersUnavailable(`cannot find the replicas of SERVICE_NAME=${this.serviceName}: ${this.hostname} has no A records`);
     return [...new Set(addresses)].sort();

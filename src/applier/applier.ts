@@ -78,7 +78,10 @@ export class Applier {
   private readonly logger: Logger;
   private readonly lastKnownGood: LastKnownGood;
   private readonly checkedConfigs = new CheckedConfigs();
-  private readonly candidates = new CandidateChecks((routes) => this.checkCandidate(routes), () => this.live.routes);
+  private readonly candidates = new CandidateChecks(
+    (routes) => this.checkCandidate(routes),
+    () => this.live.routes,
+  );
   private applying = 0;
   private readonly reportListeners: ((report: ApplyReport) => void)[] = [];
 
@@ -86,7 +89,12 @@ export class Applier {
     this.render = options.render;
     this.logger = options.logger ?? silentLogger();
     this.lastKnownGood = new LastKnownGood(options.settings.stateDir);
-    this.coalescer = new Coalescer(options.settings.reloadQuietMs, options.settings.reloadMaxDelayMs, () => void this.applyPending(), () => this.applying === 0);
+    this.coalescer = new Coalescer(
+      options.settings.reloadQuietMs,
+      options.settings.reloadMaxDelayMs,
+      () => void this.applyPending(),
+      () => this.applying === 0,
+    );
     options.haproxy.onExit?.((exit) => this.haproxyExited(exit));
     if (options.onReport) this.reportListeners.push(options.onReport);
   }
@@ -383,7 +391,15 @@ export class Applier {
     this.retryTimer.unref();
   }
 
-  private finish(outcome: ReloadOutcome, started: number, index: number, routes: number, invalid: readonly InvalidRoute[], error?: Error, changeToLiveMs?: number): ApplyReport {
+  private finish(
+    outcome: ReloadOutcome,
+    started: number,
+    index: number,
+    routes: number,
+    invalid: readonly InvalidRoute[],
+    error?: Error,
+    changeToLiveMs?: number,
+  ): ApplyReport {
     const report: ApplyReport = { outcome, durationMs: Date.now() - started, routes, invalid, index, changeToLiveMs, error: error?.message };
     const line = { outcome, durationMs: report.durationMs, routes, invalid: invalid.length, index, changeToLiveMs, error: report.error };
     if (outcome === 'skipped') this.logger.debug(line, 'haproxy config unchanged');

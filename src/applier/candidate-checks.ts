@@ -59,7 +59,12 @@ export class CandidateChecks {
 
   private async run(batch: readonly Pending[]): Promise<void> {
     try {
-      await this.check(withRoutes(this.base(), batch.map((pending) => pending.route)));
+      await this.check(
+        withRoutes(
+          this.base(),
+          batch.map((pending) => pending.route),
+        ),
+      );
       for (const pending of batch) pending.resolve();
       return;
     } catch (error) {

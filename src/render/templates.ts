@@ -76,7 +76,22 @@ function renderView(dir: string, compiled: Compiled, built: BuiltView): string {
 function sampleInput(): { routes: Route[]; settings: Settings } {
   const settings = loadSettings({ STATS_USER: 'u', STATS_PASS: 'p', DEFAULT_PORTS: '80,443:ssl' });
   const routes = [
-    { serviceName: 'a', servicePath: '/a', serviceDomain: 'a.test,*b.test', port: '1', users: 'u:p', httpsOnly: 'true', redirectWhenHttpProto: 'true', reqPathSearch: '^/a', reqPathReplace: '/', addReqHeader: 'X-A a', delResHeader: 'X-B', timeoutServer: '1', timeoutTunnel: '1', isDefaultBackend: 'true' },
+    {
+      serviceName: 'a',
+      servicePath: '/a',
+      serviceDomain: 'a.test,*b.test',
+      port: '1',
+      users: 'u:p',
+      httpsOnly: 'true',
+      redirectWhenHttpProto: 'true',
+      reqPathSearch: '^/a',
+      reqPathReplace: '/',
+      addReqHeader: 'X-A a',
+      delResHeader: 'X-B',
+      timeoutServer: '1',
+      timeoutTunnel: '1',
+      isDefaultBackend: 'true',
+    },
     { serviceName: 'b', port: '1', srcPort: '81', reqMode: 'tcp' },
     { serviceName: 'c', port: '1', srcPort: '82', reqMode: 'sni', serviceDomain: 'c.test' },
   ].map(parseRoute);

@@ -176,10 +176,12 @@ function httpEntry(placed: Placed, aclNames: UniqueNames): { acls: AclView[]; us
 }
 
 function headerRules(addList: readonly string[], setList: readonly string[], delList: readonly string[]): HeaderRuleView[] {
-  const withValue = (action: string) => (entry: string): HeaderRuleView => {
-    const space = entry.indexOf(' ');
-    return { action, name: entry.slice(0, space), value: quote(headerLogFormat(entry.slice(space + 1))) };
-  };
+  const withValue =
+    (action: string) =>
+    (entry: string): HeaderRuleView => {
+      const space = entry.indexOf(' ');
+      return { action, name: entry.slice(0, space), value: quote(headerLogFormat(entry.slice(space + 1))) };
+    };
   return [
     ...addList.map(withValue('add-header')),
     ...setList.map(withValue('set-header')),
@@ -338,7 +340,11 @@ export function buildView(routes: readonly Route[], settings: Settings): BuiltVi
   const sorted = uniqueServices(routes, problems).sort((a, b) => compareText(a.serviceName, b.serviceName));
   const placed = placeAll(sorted);
   const http = placed.filter((p) => p.destination.reqMode === 'http');
-  const groups = groupTcp(placed.filter((p) => p.destination.reqMode !== 'http'), settings, problems);
+  const groups = groupTcp(
+    placed.filter((p) => p.destination.reqMode !== 'http'),
+    settings,
+    problems,
+  );
   const sniNames = new UniqueNames();
   const tcpFrontends = [...groups.entries()].sort((a, b) => a[0] - b[0]).map(([port, group]) => tcpFrontendView(port, group, settings, sniNames));
   const served = new Set<Placed>([...http, ...[...groups.values()].flatMap((g) => g.members)]);

@@ -34,4 +34,3 @@ export function wholeNumberParam(params: Params, name: string, fallback: number,
 export function optionalServiceName(params: Params): string | undefined {
   return text(params, 'serviceName') === undefined ? undefined : parseServiceName(params.serviceName);
 }
-

@@ -208,7 +208,12 @@ export class ConsulClient {
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {
           const index = Number(res.headers['x-consul-index'] ?? 0);
-          resolve({ status: res.statusCode ?? 0, index: Number.isFinite(index) ? index : 0, body: Buffer.concat(chunks).toString('utf8'), address: state.address });
+          resolve({
+            status: res.statusCode ?? 0,
+            index: Number.isFinite(index) ? index : 0,
+            body: Buffer.concat(chunks).toString('utf8'),
+            address: state.address,
+          });
         });
         res.on('error', reject);
         res.on('aborted', () => reject(new Error('the connection closed before the answer ended')));

@@ -141,7 +141,10 @@ export class ConsulStore implements SnapshotStore {
 
   private decode(pairs: readonly KvPair[]): StoreEntry[] {
     const entries = pairs
-      .map((pair) => ({ serviceName: pair.Key.slice(this.directory.length), text: pair.Value === null ? null : Buffer.from(pair.Value, 'base64').toString('utf8') }))
+      .map((pair) => ({
+        serviceName: pair.Key.slice(this.directory.length),
+        text: pair.Value === null ? null : Buffer.from(pair.Value, 'base64').toString('utf8'),
+      }))
       // The directory key itself (`.../services/`, made by the UI or `consul kv put`) is no route.
       .filter((item) => item.serviceName !== '')
       .map((item) => decodeRoute(item.serviceName, item.text));

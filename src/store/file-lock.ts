@@ -32,7 +32,8 @@ export class FileLock {
     for (;;) {
       if (await this.tryCreate()) return;
       if (await this.breakIfStale()) continue;
-      if (Date.now() > deadline) throw new StoreUnavailable(`${this.file} is held by another process (pid ${await this.owner()}) for more than ${this.timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new StoreUnavailable(`${this.file} is held by another process (pid ${await this.owner()}) for more than ${this.timeoutMs} ms`);
       await sleep(backoff.next());
     }
   }

@@ -16,11 +16,13 @@ export { FileStore } from './file-store';
  */
 export function createStore(settings: Settings, logger?: Logger): RouteStore {
   if (settings.consulAddresses.length === 0) return new DedupedStore(new FileStore({ dir: settings.stateDir, logger }));
-  return new DedupedStore(new ConsulStore({
-    addresses: settings.consulAddresses,
-    token: settings.consulToken,
-    prefix: settings.proxyInstanceName,
-    requestTimeoutMs: settings.requestTimeoutMs,
-    logger,
-  }));
+  return new DedupedStore(
+    new ConsulStore({
+      addresses: settings.consulAddresses,
+      token: settings.consulToken,
+      prefix: settings.proxyInstanceName,
+      requestTimeoutMs: settings.requestTimeoutMs,
+      logger,
+    }),
+  );
 }

@@ -92,7 +92,10 @@ export interface HttpAnswer {
 }
 
 /** One plain HTTP/1.1 request without keep-alive (so every request sees the current config). */
-export async function request(url: string, options: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<HttpAnswer> {
+export async function request(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
+): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: options.method ?? 'GET', headers: { Connection: 'close', ...options.headers }, agent: false }, (res) => {
       const chunks: Buffer[] = [];

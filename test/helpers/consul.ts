@@ -142,10 +142,31 @@ export async function startConsulDev(): Promise<ConsulAgent> {
   const [http, serfLan, serfWan, server] = await freePorts(4);
   const home = agentHome('consul-dev-');
   const args = [
-    'agent', '-dev', '-node', 'dev', '-bind', '127.0.0.1', '-client', '127.0.0.1', '-data-dir', home.dataDir,
-    '-http-port', String(http), '-dns-port', '-1', '-grpc-port', '-1',
-    '-serf-lan-port', String(serfLan), '-serf-wan-port', String(serfWan), '-server-port', String(server),
-    '-log-level', 'warn', ...hclArgs(COMMON_HCL),
+    'agent',
+    '-dev',
+    '-node',
+    'dev',
+    '-bind',
+    '127.0.0.1',
+    '-client',
+    '127.0.0.1',
+    '-data-dir',
+    home.dataDir,
+    '-http-port',
+    String(http),
+    '-dns-port',
+    '-1',
+    '-grpc-port',
+    '-1',
+    '-serf-lan-port',
+    String(serfLan),
+    '-serf-wan-port',
+    String(serfWan),
+    '-server-port',
+    String(server),
+    '-log-level',
+    'warn',
+    ...hclArgs(COMMON_HCL),
   ];
   const agent = new ConsulProcess('dev', args, home.logFile);
   const address = `http://127.0.0.1:${http}`;
@@ -155,10 +176,15 @@ export async function startConsulDev(): Promise<ConsulAgent> {
   };
   agent.start();
   try {
-    await waitFor('the Consul dev agent to answer KV', async () => {
-      agent.assertRunning();
-      return kvAnswers(address);
-    }, 30000, 100);
+    await waitFor(
+      'the Consul dev agent to answer KV',
+      async () => {
+        agent.assertRunning();
+        return kvAnswers(address);
+      },
+      30000,
+      100,
+    );
   } catch (error) {
     await stop();
     throw error;
@@ -192,11 +218,37 @@ function serverArgs(i: number, ports: readonly ServerPorts[], dataDir: string): 
   const own = ports[i];
   const joins = ports.filter((_, j) => j !== i).flatMap((p) => ['-retry-join', `127.0.0.1:${p.serfLan}`]);
   return [
-    'agent', '-server', '-bootstrap-expect', String(ports.length), '-node', `server-${i}`,
-    '-bind', '127.0.0.1', '-advertise', '127.0.0.1', '-client', '127.0.0.1', '-data-dir', dataDir,
-    '-http-port', String(own.http), '-dns-port', '-1', '-grpc-port', '-1',
-    '-serf-lan-port', String(own.serfLan), '-serf-wan-port', '-1', '-server-port', String(own.server),
-    ...joins, '-retry-interval', '500ms', '-log-level', 'warn',
+    'agent',
+    '-server',
+    '-bootstrap-expect',
+    String(ports.length),
+    '-node',
+    `server-${i}`,
+    '-bind',
+    '127.0.0.1',
+    '-advertise',
+    '127.0.0.1',
+    '-client',
+    '127.0.0.1',
+    '-data-dir',
+    dataDir,
+    '-http-port',
+    String(own.http),
+    '-dns-port',
+    '-1',
+    '-grpc-port',
+    '-1',
+    '-serf-lan-port',
+    String(own.serfLan),
+    '-serf-wan-port',
+    '-1',
+    '-server-port',
+    String(own.server),
+    ...joins,
+    '-retry-interval',
+    '500ms',
+    '-log-level',
+    'warn',
     ...hclArgs([
       ...COMMON_HCL,
       'performance { raft_multiplier = 1 }',
@@ -220,22 +272,32 @@ export async function startConsulCluster(size = 3): Promise<ConsulCluster> {
   const addresses = ports.map((p) => `http://127.0.0.1:${p.http}`);
 
   const leader = async (timeoutMs = 30000): Promise<number> =>
-    waitFor('a Consul leader', async () => {
-      for (let i = 0; i < size; i++) {
-        if (!servers[i].alive) continue;
-        const found = await leaderOf(addresses[i]).catch(() => '');
-        const index = ports.findIndex((p) => found === `127.0.0.1:${p.server}`);
-        // A survivor names a dead leader until it notices: only a live one counts.
-        if (index >= 0 && servers[index].alive) return { index };
-      }
-      return false;
-    }, timeoutMs, 100).then((found) => found.index);
+    waitFor(
+      'a Consul leader',
+      async () => {
+        for (let i = 0; i < size; i++) {
+          if (!servers[i].alive) continue;
+          const found = await leaderOf(addresses[i]).catch(() => '');
+          const index = ports.findIndex((p) => found === `127.0.0.1:${p.server}`);
+          // A survivor names a dead leader until it notices: only a live one counts.
+          if (index >= 0 && servers[index].alive) return { index };
+        }
+        return false;
+      },
+      timeoutMs,
+      100,
+    ).then((found) => found.index);
 
   const ready = async (i: number, timeoutMs: number) =>
-    waitFor(`Consul server ${i} to answer KV`, async () => {
-      servers[i].assertRunning();
-      return kvAnswers(addresses[i]);
-    }, timeoutMs, 100);
+    waitFor(
+      `Consul server ${i} to answer KV`,
+      async () => {
+        servers[i].assertRunning();
+        return kvAnswers(addresses[i]);
+      },
+      timeoutMs,
+      100,
+    );
 
   const stop = async () => {
     await Promise.all(servers.map((s) => s.kill('SIGKILL')));

@@ -105,11 +105,15 @@ async function launch(hostsFile: string): Promise<Started> {
 async function waitUntilAnswering(started: Started): Promise<void> {
   const resolver = resolverFor(`${HOST}:${started.port}`);
   // waitFor retries on a thrown error, so an exit is returned as a value to stop polling at once.
-  const outcome = await waitFor('dnsmasq to answer a query', async () => {
-    if (started.exited()) return 'exited';
-    await lookup(resolver, 'readiness.probe');
-    return 'answering';
-  }, 10000);
+  const outcome = await waitFor(
+    'dnsmasq to answer a query',
+    async () => {
+      if (started.exited()) return 'exited';
+      await lookup(resolver, 'readiness.probe');
+      return 'answering';
+    },
+    10000,
+  );
   if (outcome === 'exited') throw new Error(`dnsmasq exited:\n${started.output()}`);
 }
 

@@ -59,11 +59,15 @@ export async function startHaproxy(config: string): Promise<RunningHaproxy> {
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const supervised = supervise(child);
   try {
-    await waitFor('HAProxy master socket and first worker', async () => {
-      if (supervised.exited()) throw new Error(`haproxy exited: ${stderr}`);
-      if (!fs.existsSync(masterSocket)) return false;
-      return (await workerPids(masterSocket)).length > 0;
-    }, 10000);
+    await waitFor(
+      'HAProxy master socket and first worker',
+      async () => {
+        if (supervised.exited()) throw new Error(`haproxy exited: ${stderr}`);
+        if (!fs.existsSync(masterSocket)) return false;
+        return (await workerPids(masterSocket)).length > 0;
+      },
+      10000,
+    );
     if (supervised.exited()) throw new Error(`haproxy exited: ${stderr}`);
   } catch (error) {
     // A half-started HAProxy (and its stderr pipe) would keep the test run alive forever.

@@ -30,7 +30,13 @@ export async function sleep(ms: number): Promise<void> {
 export async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-  await Promise.race([promise.then(() => undefined, () => undefined), timeout]);
+  await Promise.race([
+    promise.then(
+      () => undefined,
+      () => undefined,
+    ),
+    timeout,
+  ]);
   clearTimeout(timer);
 }
 
@@ -53,13 +59,17 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 
 /** Resolve once something accepts TCP connections on host:port. */
 export async function waitForPort(host: string, port: number, timeoutMs = 10000): Promise<void> {
-  await waitFor(`${host}:${port} to accept connections`, () =>
-    new Promise<boolean>((resolve) => {
-      const socket = net.connect({ host, port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    }), timeoutMs);
+  await waitFor(
+    `${host}:${port} to accept connections`,
+    () =>
+      new Promise<boolean>((resolve) => {
+        const socket = net.connect({ host, port });
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once('error', () => resolve(false));
+      }),
+    timeoutMs,
+  );
 }

@@ -53,7 +53,10 @@ export async function startSidecar(options: SidecarOptions = {}): Promise<Runnin
     LOG_LEVEL: 'info',
     ...options.env,
   };
-  const child: ChildProcess = spawn(process.execPath, ['--max-semi-space-size=1', '--optimize-for-size', CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, ['--max-semi-space-size=1', '--optimize-for-size', CLI, 'serve'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -62,17 +65,22 @@ export async function startSidecar(options: SidecarOptions = {}): Promise<Runnin
   const proxy = `http://${host}:${httpPort}`;
   const call = (pathAndQuery: string, requestOptions?: Parameters<typeof request>[1]) => request(`${api}${pathAndQuery}`, requestOptions);
   try {
-    await waitFor('the sidecar API and its HAProxy', async () => {
-      if (supervised.exited()) throw new Error('the sidecar exited');
-      const ping = await call('/v1/docker-flow-proxy/ping', { timeoutMs: 1000, headers: authHeader(options.env) });
-      if (ping.status !== 200) return false;
-      const answer = await request(`${proxy}/`, { timeoutMs: 1000 });
-      return answer.status > 0;
-    }, 20000, 50);
+    await waitFor(
+      'the sidecar API and its HAProxy',
+      async () => {
+        if (supervised.exited()) throw new Error('the sidecar exited');
+        const ping = await call('/v1/docker-flow-proxy/ping', { timeoutMs: 1000, headers: authHeader(options.env) });
+        if (ping.status !== 200) return false;
+        const answer = await request(`${proxy}/`, { timeoutMs: 1000 });
+        return answer.status > 0;
+      },
+      20000,
+      50,
+    );
   } catch (error) {
     // SIGTERM first: a SIGKILLed sidecar would leave its HAProxy running.
     await supervised.stop(3000);
-    throw new Error(`${(error as Error).message}\n--- sidecar output ---\n${output}`);
+    throw new Error(`${(error as Error).message}\n--- sidecar output ---\n${output}`, { cause: error });
   }
   return {
     host,
