@@ -167,6 +167,17 @@ describe('distribute=true without Consul: the request is forwarded to every repl
     }
   });
 
+  it('reads distribute=1 like distribute=true (the words of every boolean parameter) and refuses distribute=yes naming it', async () => {
+    const yes = await fleet.replicas[0].call(`${BASE}/reconfigure?${routeQuery('flagged', '/flagged', goDemo)}&distribute=yes`);
+    expect(yes.status).toBe(400);
+    expect(JSON.parse(yes.body).message).toContain('distribute');
+    expect((await fleet.replicas[0].through('/flagged/x')).status).toBe(503);
+    const one = await fleet.replicas[0].call(`${BASE}/reconfigure?${routeQuery('flagged', '/flagged', goDemo)}&distribute=1`);
+    expect(one.status).toBe(200);
+    expect(JSON.parse(one.body).replicas).toHaveLength(3);
+    for (const replica of fleet.replicas) expect((await replica.through('/flagged/x')).backend).toBe('go-demo');
+  });
+
   it('names a stopped replica in a 500 while the others serve the route', async () => {
     await fleet.replicas[1].stop();
     const answer = await fleet.replicas[0].call(`${BASE}/reconfigure?${routeQuery('second', '/second', goDemo)}&distribute=true`);
