@@ -1,4 +1,4 @@
-import { RouteChanges, StoredRoutesChecker } from './changes';
+import { RouteChanges, RouteChecker, StoredRoutesChecker } from './changes';
 import { checkConfigText } from './haproxy/check';
 import { loadTemplates, Templates } from './render';
 import { parseEntries } from './route/entries';
@@ -60,22 +60,24 @@ export async function listRoutes(settings: Settings): Promise<string[]> {
   });
 }
 
-function changesOn(store: RouteStore, settings: Settings, templates: Templates): RouteChanges {
-  return new RouteChanges({ store, checker: new StoredRoutesChecker(store, templates, settings), liveTimeoutMs: settings.distributeTimeoutMs });
+/** The API's write path without an applier: nothing to wait for, checked against `checker`. */
+function changesOn(store: RouteStore, settings: Settings, checker: RouteChecker): RouteChanges {
+  return new RouteChanges({ store, checker, liveTimeoutMs: settings.distributeTimeoutMs });
 }
 
+/** A remove checks nothing (so broken templates never block it): it only leaves a route out. */
+const NO_CHECK: RouteChecker = { checkRoute: async () => undefined };
+
 export async function addRoute(settings: Settings, input: Readonly<Record<string, string>>): Promise<string> {
-  const templates = loadTemplates(settings.templatesDir);
   return withStore(settings, async (store) => {
-    const result = await changesOn(store, settings, templates).reconfigure(input);
+    const result = await changesOn(store, settings, new StoredRoutesChecker(store, settings)).reconfigure(input);
     return `stored ${result.serviceName} (index ${result.index})`;
   });
 }
 
 export async function removeRoute(settings: Settings, serviceName: string): Promise<string> {
   return withStore(settings, async (store) => {
-    const checker = { checkRoute: async () => undefined };
-    const result = await new RouteChanges({ store, checker, liveTimeoutMs: settings.distributeTimeoutMs }).remove(serviceName);
+    const result = await changesOn(store, settings, NO_CHECK).remove(serviceName);
     return `removed ${result.serviceName} (index ${result.index})`;
   });
 }
