@@ -1,0 +1,108 @@
+import { HaproxyError } from '../errors';
+import { MasterCli } from './master-cli';
+
+/**
+ * HAProxy's Runtime API of the current worker, reached through the master CLI: `@1 <command>`
+ * goes to the worker the master started last (old workers still draining after a reload are not
+ * `@1`). This works the same for our child HAProxy and an adopted one, since both have a master
+ * socket and neither needs a stats socket in the config.
+ *
+ * Certificate commands as HAProxy 2.6 has them: `new ssl cert`, `set ssl cert <file> <<payload`,
+ * `commit ssl cert` / `abort ssl cert` (one transaction at a time per worker), `add ssl crt-list`,
+ * `del ssl crt-list`, `del ssl cert`. HAProxy answers in text; each method checks the answer for
+ * the success sentence of its command and throws HaproxyError with HAProxy's words otherwise.
+ * A certificate's payload holds its private key: it never appears in an error.
+ */
+
+/** Committing a big chain to a worker with many binds takes a while on a busy machine. */
+const COMMAND_TIMEOUT_MS = 10000;
+const WORKER = '@1';
+
+export class RuntimeApi {
+  private readonly cli: MasterCli;
+
+  constructor(masterSocket: string, timeoutMs = COMMAND_TIMEOUT_MS) {
+    this.cli = new MasterCli(masterSocket, timeoutMs);
+  }
+
+  /** Certificate files the worker has loaded (`show ssl cert`). */
+  async certificates(): Promise<string[]> {
+    const answer = await this.send('show ssl cert');
+    return answer
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#'));
+  }
+
+  /** The certificate files of a crt-list, in order (`show ssl crt-list -n`). */
+  async crtListFiles(crtList: string): Promise<string[]> {
+    const answer = await this.send(`show ssl crt-list -n ${crtList}`);
+    if (!answer.startsWith('# ')) throw refused(`show ssl crt-list ${crtList}`, answer);
+    return answer
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim())
+      .filter((line) => line !== '')
+      .map((line) => line.split(/\s+/)[0].replace(/:\d+$/, ''));
+  }
+
+  /** Replace what a loaded certificate file serves: every bind using it presents the new one. */
+  async updateCertificate(file: string, pem: string): Promise<void> {
+    await this.transaction(file, pem);
+  }
+
+  /** Load a certificate the worker does not know yet and append it to `crtList`. */
+  async addCertificate(crtList: string, file: string, pem: string): Promise<void> {
+    await this.expect(`new ssl cert ${file}`, /New empty certificate store/);
+    try {
+      await this.transaction(file, pem);
+    } catch (error) {
+      await this.send(`del ssl cert ${file}`).catch(() => '');
+      throw error;
+    }
+    await this.expect(`add ssl crt-list ${crtList} ${file}`, /Success!/);
+  }
+
+  /**
+   * Take a certificate out of `crtList` and unload it. HAProxy refuses to delete the default
+   * certificate of a bind (the first one it loaded); that needs a reload.
+   */
+  async removeCertificate(crtList: string, file: string): Promise<void> {
+    await this.expect(`del ssl crt-list ${crtList} ${file}`, /deleted in crtlist/);
+    await this.expect(`del ssl cert ${file}`, /deleted!/);
+  }
+
+  /** `set ssl cert` + `commit ssl cert`; an open transaction is aborted when either fails. */
+  private async transaction(file: string, pem: string): Promise<void> {
+    const payload = pem.endsWith('\n') ? pem : `${pem}\n`;
+    try {
+      // The payload ends at the first empty line: the one send() adds after the last PEM line.
+      await this.expect(`set ssl cert ${file} <<\n${payload}`, /Transaction (created|updated) for certificate/, `set ssl cert ${file}`);
+      await this.expect(`commit ssl cert ${file}`, /Success!/);
+    } catch (error) {
+      await this.send(`abort ssl cert ${file}`).catch(() => '');
+      throw error;
+    }
+  }
+
+  private async expect(command: string, success: RegExp, label = command): Promise<string> {
+    const answer = await this.send(command, label);
+    if (!success.test(answer)) throw refused(label, answer);
+    return answer;
+  }
+
+  /** `label` replaces the command in errors (a payload command's text holds a private key). */
+  private async send(command: string, label = command): Promise<string> {
+    try {
+      return await this.cli.command(`${WORKER} ${command}`);
+    } catch (error) {
+      const message = (error as Error).message.split(command).join(label);
+      throw new HaproxyError(`runtime API: ${label}: ${message}`);
+    }
+  }
+}
+
+function refused(label: string, answer: string): HaproxyError {
+  const words = answer.trim().replace(/\s+/g, ' ').slice(0, 300) || 'no answer';
+  return new HaproxyError(`runtime API: ${label}: ${words}`);
+}
