@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import { certPaths, CertPaths, writeCertFiles } from '../src/certs/cert-files';
-import { servingOrder } from '../src/certs/cert-plan';
+import { certFiles, servingOrder } from '../src/certs/cert-plan';
 import { CertSync } from '../src/certs/cert-sync';
 import { Certificate, parseCertificate } from '../src/certs/certificate';
 import { RuntimeApi } from '../src/haproxy/runtime-api';
@@ -23,7 +23,7 @@ let port: number;
 
 const certOf = (name: string, hosts: string[]): Certificate => parseCertificate(name, issueCert(ca, hosts).pem, { rejectExpired: true });
 
-function config(defaultCert: string): string {
+function config(): string {
   return [
     'defaults',
     '  mode http',
@@ -31,7 +31,7 @@ function config(defaultCert: string): string {
     '  timeout client 10s',
     '  timeout server 10s',
     'frontend tls',
-    `  bind 127.0.0.1:${port} ssl crt ${paths.file(defaultCert)} crt-list ${paths.crtList} alpn h2,http/1.1`,
+    `  bind 127.0.0.1:${port} ssl crt ${paths.defaultFile} crt-list ${paths.crtList} alpn h2,http/1.1`,
     '  http-request return status 200 content-type text/plain string ok',
     '',
   ].join('\n');
@@ -39,15 +39,26 @@ function config(defaultCert: string): string {
 
 const fingerprintFor = async (servername: string) => (await handshake({ port, servername })).fingerprint;
 
+let current: Certificate[] = [];
+
+/** Write the files for `certs` (default `defaultName`) and apply them through the Runtime API. */
+async function change(certs: Certificate[], defaultName: string): Promise<boolean> {
+  current = servingOrder(certs, defaultName);
+  const files = certFiles(paths, current);
+  await writeCertFiles(paths, files);
+  return sync.apply(files);
+}
+
 beforeAll(async () => {
   ca = createCa();
   paths = certPaths(tempDir('cert-sync-'));
   port = await freePort();
-  const first = servingOrder([certOf('main', ['main.test'])], 'main');
-  await writeCertFiles(paths, first);
-  haproxy = await startHaproxy(config('main'));
+  current = [certOf('main', ['main.test'])];
+  const files = certFiles(paths, current);
+  await writeCertFiles(paths, files);
+  haproxy = await startHaproxy(config());
   sync = new CertSync(paths, new RuntimeApi(haproxy.masterSocket), silentLogger());
-  sync.loaded(first);
+  sync.loaded(files);
 });
 
 afterAll(async () => {
@@ -55,12 +66,11 @@ afterAll(async () => {
 });
 
 it('writes each certificate 0600 in a 0700 folder, and the others than the default into the crt-list', async () => {
-  const ordered = servingOrder([...sync.served(), certOf('shop', ['shop.test'])], 'main');
-  await writeCertFiles(paths, ordered);
+  expect(await change([...current, certOf('shop', ['shop.test'])], 'main')).toBe(true);
   expect(fs.statSync(paths.dir).mode & 0o777).toBe(0o700);
   expect(fs.statSync(paths.file('shop')).mode & 0o777).toBe(0o600);
+  expect(fs.statSync(paths.defaultFile).mode & 0o777).toBe(0o600);
   expect(fs.readFileSync(paths.crtList, 'utf8')).toBe(`${paths.file('shop')}\n`);
-  expect(await sync.apply(ordered)).toBe(true);
   expect((await handshake({ port, servername: 'shop.test' })).commonName).toBe('shop.test');
 });
 
@@ -68,27 +78,27 @@ it('applies a replacement, an addition and a removal at once without a reload; a
   const shop2 = certOf('shop', ['shop.test']);
   const blog = certOf('blog', ['blog.test']);
   const main2 = certOf('main', ['main.test']);
-  const before = sync.served();
-  expect(before.map((c) => c.name)).toEqual(['main', 'shop']);
-  const ordered = servingOrder([main2, shop2, blog], 'main');
-  await writeCertFiles(paths, ordered);
-  expect(await sync.apply(ordered)).toBe(true);
+  expect(await change([main2, shop2, blog], 'main')).toBe(true);
   const served = { shop: await fingerprintFor('shop.test'), blog: await fingerprintFor('blog.test'), main: await fingerprintFor('main.test') };
   expect(served).toEqual({ shop: shop2.info.fingerprint, blog: blog.info.fingerprint, main: main2.info.fingerprint });
 
-  const withoutShop = servingOrder([main2, blog], 'main');
-  await writeCertFiles(paths, withoutShop);
-  expect(await sync.apply(withoutShop)).toBe(true);
+  expect(await change([main2, blog], 'main')).toBe(true);
   expect(fs.existsSync(paths.file('shop'))).toBe(false);
   expect(await fingerprintFor('shop.test')).toBe(main2.info.fingerprint);
 
-  await haproxy.reload(config('main'));
+  await haproxy.reload(config());
   const afterReload = { shop: await fingerprintFor('shop.test'), blog: await fingerprintFor('blog.test'), main: await fingerprintFor('main.test') };
   expect(afterReload).toEqual({ shop: main2.info.fingerprint, blog: blog.info.fingerprint, main: main2.info.fingerprint });
 });
 
-it('leaves a new default certificate to a reload', async () => {
-  const ordered = servingOrder([...sync.served(), certOf('aaa', ['aaa.test'])], 'aaa');
-  expect(ordered[0].name).toBe('aaa');
-  expect(await sync.apply(ordered)).toBe(false);
+it('makes another certificate the default without a reload: clients without SNI get it', async () => {
+  const blog = current.find((cert) => cert.name === 'blog');
+  expect(await change(current, 'blog')).toBe(true);
+  expect((await handshake({ port })).fingerprint).toBe(blog?.info.fingerprint);
+  expect(await fingerprintFor('main.test')).toBe(current.find((cert) => cert.name === 'main')?.info.fingerprint);
+  expect(fs.readFileSync(paths.crtList, 'utf8')).toBe(`${paths.file('main')}\n`);
+});
+
+it('leaves the removal of the last certificate to a reload (the :ssl binds go)', async () => {
+  expect(await change([], 'main')).toBe(false);
 });

@@ -1,8 +1,7 @@
 import type { RuntimeApi } from '../haproxy/runtime-api';
 import type { Logger } from '../logger';
 import type { CertPaths } from './cert-files';
-import { runtimeCertChanges } from './cert-plan';
-import type { Certificate } from './certificate';
+import { CertFiles, runtimeCertChanges } from './cert-plan';
 
 /**
  * Keeps the HAProxy worker's certificates in step with the files, through the Runtime API: the
@@ -10,7 +9,7 @@ import type { Certificate } from './certificate';
  * serves; after a reload the applier tells it (loaded), since the worker then serves the files.
  */
 export class CertSync {
-  private live: readonly Certificate[] = [];
+  private live: CertFiles = new Map();
 
   constructor(
     private readonly paths: CertPaths,
@@ -18,39 +17,31 @@ export class CertSync {
     private readonly logger: Logger,
   ) {}
 
-  /** What the worker serves, in serving order (the first is the default). */
-  served(): readonly Certificate[] {
-    return this.live;
-  }
-
-  /** HAProxy was (re)loaded from the files, which hold `ordered`. */
-  loaded(ordered: readonly Certificate[]): void {
-    this.live = ordered;
+  /** HAProxy was (re)loaded from the files, which hold `files`. */
+  loaded(files: CertFiles): void {
+    this.live = files;
   }
 
   /**
-   * Bring the worker to `ordered` (already on disk) without a reload. False when that takes a
-   * reload: the change needs one (a new default, the first or last certificate) or a runtime
-   * command failed half-way, after which only a reload from the files says what is served.
+   * Bring the worker to `files` (already on disk) without a reload. False when that takes a
+   * reload: the `:ssl` binds appear or go, or a runtime command failed half-way, after which only
+   * a reload from the files says what is served.
    */
-  async apply(ordered: readonly Certificate[]): Promise<boolean> {
-    const changes = runtimeCertChanges(this.live, ordered);
+  async apply(files: CertFiles): Promise<boolean> {
+    const changes = runtimeCertChanges(this.live, files);
     if (changes === undefined) return false;
     try {
       for (const change of changes) {
-        if (change.kind === 'remove') await this.runtime.removeCertificate(this.paths.crtList, this.paths.file(change.name));
-        else if (change.kind === 'add') await this.runtime.addCertificate(this.paths.crtList, this.paths.file(change.cert.name), change.cert.pem);
-        else await this.runtime.updateCertificate(this.paths.file(change.cert.name), change.cert.pem);
+        if (change.kind === 'remove') await this.runtime.removeCertificate(this.paths.crtList, change.file);
+        else if (change.kind === 'add') await this.runtime.addCertificate(this.paths.crtList, change.file, change.pem);
+        else await this.runtime.updateCertificate(change.file, change.pem);
       }
     } catch (error) {
       this.logger.warn({ err: (error as Error).message }, 'certificate change through the Runtime API failed; reloading instead');
       return false;
     }
-    if (changes.length > 0) {
-      const summary = changes.map((change) => `${change.kind} ${change.kind === 'remove' ? change.name : change.cert.name}`);
-      this.logger.info({ certificates: summary }, 'certificates changed through the Runtime API');
-    }
-    this.live = ordered;
+    if (changes.length > 0) this.logger.info({ certificates: changes.map((change) => `${change.kind} ${change.file}`) }, 'certificates changed through the Runtime API');
+    this.live = files;
     return true;
   }
 }
