@@ -6,7 +6,9 @@ import { Distributor } from './api/distribute';
 import { PeerDirectory } from './api/peers';
 import { ReplicaClient } from './api/replicas';
 import { Applier } from './applier';
-import { RouteChanges } from './changes';
+import { applierCerts } from './applier/certificates';
+import { CertChanges, RouteChanges } from './changes';
+import { importCertsDir } from './changes/certs-dir';
 import { createHaproxyControl } from './haproxy';
 import { healthOf } from './health';
 import { createLogger, Logger } from './logger';
@@ -31,11 +33,14 @@ export class Sidecar {
     const templates = loadTemplates(settings.templatesDir);
     const store = createStore(settings, logger);
     const haproxy = createHaproxyControl(settings, logger);
-    const applier = new Applier({ settings, haproxy, logger, render: (routes) => templates.renderWithProblems(routes, settings) });
+    const certs = applierCerts(settings.stateDir, haproxy.masterSocket, logger, settings.tls.defaultCert);
+    const applier = new Applier({ settings, haproxy, logger, certs, render: (routes, tls) => templates.renderWithProblems(routes, settings, tls) });
+    applier.onReport(sslPortsNotice(settings, applier, logger));
     const applied = () => applier.state();
     const metrics = new Metrics({ storeHealth: () => store.health(), applied });
     applier.onReport((report) => metrics.observe(report));
     await applier.start();
+    if (settings.tls.certsDir) await importCertsDir(settings.tls.certsDir, new CertChanges({ store, liveTimeoutMs: settings.distributeTimeoutMs }), logger);
     const storeWatch = store.watch(
       (snapshot) => applier.submit(snapshot),
       (error) => logger.warn({ err: error.message }, 'store watch failed; retrying'),
@@ -45,19 +50,21 @@ export class Sidecar {
       settings.templatesDir,
       (next) => {
         logger.info({ dir: settings.templatesDir }, 'templates changed');
-        void applier.setRender((routes) => next.renderWithProblems(routes, settings));
+        void applier.setRender((routes, tls) => next.renderWithProblems(routes, settings, tls));
       },
       (error) => logger.error({ err: error.message }, 'templates are broken; keeping the last good ones'),
     );
     const changes = new RouteChanges({ store, checker: applier, served: applier, liveTimeoutMs: settings.distributeTimeoutMs });
+    const certChanges = new CertChanges({ store, served: applier, liveTimeoutMs: settings.distributeTimeoutMs });
     const distributor = new Distributor({
       settings,
       changes,
+      certs: certChanges,
       peers: new PeerDirectory(settings.serviceName, settings.dnsServer, settings.requestTimeoutMs),
       replicas: new ReplicaClient({ port: settings.listen.port, auth: settings.apiAuth, requestTimeoutMs: settings.requestTimeoutMs }),
     });
     const health = () => healthOf({ haproxyRunning: () => haproxy.running(), store: () => store.health(), applied });
-    const app = createHttpApp({ settings, changes, distributor, applier, store, metrics, health, logger });
+    const app = createHttpApp({ settings, changes, certs: certChanges, distributor, applier, store, metrics, health, logger });
     const server = await listen(app, settings);
     const address = server.address() as AddressInfo;
     logger.info(
@@ -86,6 +93,19 @@ export class Sidecar {
     await this.store.close();
     this.logger.info('stopped');
   }
+}
+
+/** Say in the log when `:ssl` ports of DEFAULT_PORTS stay unbound for want of a certificate, and when they are bound. */
+function sslPortsNotice(settings: Settings, applier: Applier, logger: Logger): () => void {
+  const sslPorts = settings.defaultPorts.filter((p) => p.ssl).map((p) => p.port);
+  let bound: boolean | undefined;
+  return () => {
+    const now = (applier.state().certs ?? []).length > 0;
+    if (sslPorts.length === 0 || now === bound) return;
+    bound = now;
+    if (now) logger.info({ ports: sslPorts }, 'the :ssl ports of DEFAULT_PORTS are bound');
+    else logger.info({ ports: sslPorts }, 'the :ssl ports of DEFAULT_PORTS are not bound: no certificate is stored');
+  };
 }
 
 async function listen(app: http.RequestListener, settings: Settings): Promise<http.Server> {

@@ -4,7 +4,7 @@
 import yargs, { Argv } from 'yargs';
 import { SidecarError } from './errors';
 import { serve } from './app';
-import { addRoute, listRoutes, removeRoute, renderCurrent, validateCurrent } from './commands';
+import { addCert, addRoute, listCerts, listRoutes, removeCert, removeRoute, renderCurrent, validateCurrent } from './commands';
 import { paramsFromArgs } from './route/params';
 import { loadSettings, RawSettings, SETTING_DEFINITIONS, Settings } from './settings';
 
@@ -100,6 +100,20 @@ function routesCommand(y: Argv): Argv {
     .demandCommand(1, 'routes needs a subcommand: list, add or remove');
 }
 
+function certsCommand(y: Argv): Argv {
+  return withSettingFlags(y)
+    .command('list', 'Print one line per stored certificate (name, subject, SANs, issuer, notAfter; never a key).', {}, run(async (settings) => {
+      for (const line of await listCerts(settings)) process.stdout.write(`${line}\n`);
+    }))
+    .command('add <certName> <file>', 'Validate a PEM file (certificate chain and private key) and store it as certificate certName.', {}, run(async (settings, argv) => {
+      process.stdout.write(`${await addCert(settings, String(argv.certName), String(argv.file))}\n`);
+    }))
+    .command('remove <certName>', 'Remove a stored certificate (succeeds when it is absent).', {}, run(async (settings, argv) => {
+      process.stdout.write(`${await removeCert(settings, String(argv.certName))}\n`);
+    }))
+    .demandCommand(1, 'certs needs a subcommand: list, add or remove');
+}
+
 export function main(args: string[]): void {
   yargs(args)
     .scriptName('haproxy-sidecar')
@@ -122,7 +136,8 @@ export function main(args: string[]): void {
       }),
     )
     .command('routes', 'List, add or remove routes in the configured store.', routesCommand)
-    .demandCommand(1, 'Say which command to run: serve, render, validate or routes.')
+    .command('certs', 'List, add or remove TLS certificates in the configured store.', certsCommand)
+    .demandCommand(1, 'Say which command to run: serve, render, validate, routes or certs.')
     // Without this, yargs reads --no-such-flag as 'such-flag: false' and the message hides the typo.
     .parserConfiguration({ 'boolean-negation': false })
     .strict()

@@ -1,4 +1,5 @@
-import { RouteChanges, RouteChecker, StoredRoutesChecker } from './changes';
+import * as fs from 'fs';
+import { CertChanges, RouteChanges, RouteChecker, StoredRoutesChecker } from './changes';
 import { checkConfigText } from './haproxy/check';
 import { loadTemplates, Templates } from './render';
 import { parseEntries } from './route/entries';
@@ -79,5 +80,34 @@ export async function removeRoute(settings: Settings, serviceName: string): Prom
   return withStore(settings, async (store) => {
     const result = await changesOn(store, settings, NO_CHECK).remove(serviceName);
     return `removed ${result.serviceName} (index ${result.index})`;
+  });
+}
+
+function certChangesOn(store: RouteStore, settings: Settings): CertChanges {
+  return new CertChanges({ store, liveTimeoutMs: settings.distributeTimeoutMs });
+}
+
+/** `certs add <name> <file>`: validated like a PUT, then stored; every running replica serves it. */
+export async function addCert(settings: Settings, certName: string, file: string): Promise<string> {
+  const pem = await fs.promises.readFile(file, 'utf8');
+  return withStore(settings, async (store) => {
+    const result = await certChangesOn(store, settings).put(certName, pem);
+    return `stored certificate ${result.certName} (${result.cert?.subject}, expires ${result.cert?.notAfter}; index ${result.index})`;
+  });
+}
+
+export async function removeCert(settings: Settings, certName: string): Promise<string> {
+  return withStore(settings, async (store) => {
+    const result = await certChangesOn(store, settings).remove(certName);
+    return `removed certificate ${result.certName} (index ${result.index})`;
+  });
+}
+
+/** One line per stored certificate: name, subject, SANs, issuer, notAfter; never a key. */
+export async function listCerts(settings: Settings): Promise<string[]> {
+  return withStore(settings, async (store) => {
+    const { certs, invalid } = await certChangesOn(store, settings).list();
+    const lines = certs.map((c) => `${c.name} subject="${c.subject}" sans="${c.sans.join(', ')}" issuer="${c.issuer}" notAfter=${c.notAfter}`);
+    return [...lines, ...invalid.map((c) => `${c.name} (invalid: ${c.reason})`)];
   });
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AppliedState, ApplyReport } from './applier/applied-state';
+import { secondsToExpiry } from './certs/certificate';
 import type { StoreHealth } from './store/route-store';
 
 /** Where the metrics read current state from at scrape time. */
@@ -25,11 +26,11 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
     this.reloads = new Counter({
       name: `${PREFIX}reloads_total`,
-      help: 'Apply attempts by outcome (success, skipped when the config was unchanged, rejected by haproxy -c, failed reload).',
+      help: 'Apply attempts by outcome (success: reloaded; runtime: certificates changed through the Runtime API without a reload; skipped when nothing changed; rejected by haproxy -c; failed reload).',
       labelNames: ['outcome'],
       registers,
     });
-    for (const outcome of ['success', 'skipped', 'rejected', 'failed']) this.reloads.inc({ outcome }, 0);
+    for (const outcome of ['success', 'runtime', 'skipped', 'rejected', 'failed']) this.reloads.inc({ outcome }, 0);
     this.reloadDuration = new Histogram({
       name: `${PREFIX}reload_duration_seconds`,
       help: 'Render, check and reload of HAProxy, per apply.',
@@ -81,6 +82,24 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: `${PREFIX}cert_expiry_seconds`,
+      help: 'Seconds until each served certificate expires (negative once it has).',
+      labelNames: ['cert'],
+      registers,
+      collect() {
+        this.reset();
+        for (const cert of sources.applied().certs ?? []) this.set({ cert: cert.name }, secondsToExpiry(cert));
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}certs_invalid`,
+      help: 'Stored certificates left out as invalid.',
+      registers,
+      collect() {
+        this.set((sources.applied().invalidCerts ?? []).length);
+      },
+    });
+    new Gauge({
       name: `${PREFIX}store_last_contact_timestamp_seconds`,
       help: 'Unix time of the last successful store request.',
       registers,
@@ -102,7 +121,7 @@ export class Metrics {
     this.reloads.inc({ outcome: report.outcome });
     if (report.outcome === 'skipped') return;
     this.reloadDuration.observe(report.durationMs / 1000);
-    if (report.outcome === 'success' && report.changeToLiveMs !== undefined) this.changeToLive.observe(report.changeToLiveMs / 1000);
+    if ((report.outcome === 'success' || report.outcome === 'runtime') && report.changeToLiveMs !== undefined) this.changeToLive.observe(report.changeToLiveMs / 1000);
   }
 
   async text(): Promise<string> {

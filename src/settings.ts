@@ -15,6 +15,9 @@ export interface SettingDefinition {
   readonly description: string;
 }
 
+/** Mozilla's "intermediate" TLS 1.2 ciphers: forward secrecy and AEAD only. */
+const DEFAULT_CIPHERS = 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305';
+
 const def = (env: string, defaultText: string, description: string): SettingDefinition => ({
   env,
   flag: env.toLowerCase().replace(/_/g, '-'),
@@ -34,7 +37,11 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   def('DNS_SERVER', '(unset)', 'host:port of the DNS server for the peer lookup; unset: the system resolver.'),
   def('LISTEN_ADDRESS', '0.0.0.0:8080', 'Where the HTTP API listens (host:port). Peers are called on the same port.'),
   def('BIND_ADDRESS', '*', "The address HAProxy's frontends bind to."),
-  def('DEFAULT_PORTS', '80', 'Comma-separated ports of the HTTP frontend (DFP syntax: 80,443:ssl).'),
+  def('DEFAULT_PORTS', '80,443:ssl', 'Comma-separated ports of the HTTP frontend (DFP syntax: 80,443:ssl). A :ssl port is bound once a certificate is stored.'),
+  def('DEFAULT_CERT', '(unset)', 'Name of the certificate for TLS clients without SNI (or with a name no certificate has); unset: the first certificate by name.'),
+  def('CERTS_DIR', '(unset)', 'A folder of PEM files (chain and key) stored as certificates at start, e.g. /run/secrets: files named cert-<name> or cert_<name> (Docker secrets, as DFP), or <name>.pem.'),
+  def('SSL_BIND_OPTIONS', 'ssl-min-ver TLSv1.2', 'HAProxy bind options added to every :ssl port.'),
+  def('SSL_BIND_CIPHERS', DEFAULT_CIPHERS, 'TLS 1.2 cipher list of the :ssl ports (TLS 1.3 uses its own safe defaults).'),
   def('STATE_DIR', './state', 'File store, rendered config, last-known-good config, HAProxy sockets and pid.'),
   def('TEMPLATES_DIR', "the package's templates/", 'Handlebars templates; edits are picked up live.'),
   def('HAPROXY_BIN', 'haproxy', 'The HAProxy executable.'),
@@ -122,6 +129,13 @@ export interface StatsSettings extends Credentials {
   readonly port?: number;
 }
 
+export interface TlsSettings {
+  readonly defaultCert?: string;
+  readonly certsDir?: string;
+  readonly bindOptions: string;
+  readonly ciphers: string;
+}
+
 export interface Settings {
   /** Normalized base URLs, e.g. `http://127.0.0.1:8500`; empty for the file store. */
   readonly consulAddresses: readonly string[];
@@ -132,6 +146,7 @@ export interface Settings {
   readonly listen: HostPort;
   readonly bindAddress: string;
   readonly defaultPorts: readonly FrontendPort[];
+  readonly tls: TlsSettings;
   readonly stateDir: string;
   readonly templatesDir: string;
   readonly haproxyBin: string;
@@ -254,6 +269,17 @@ function word(raw: RawSettings, name: string, fallback: string, pattern: RegExp)
   return value;
 }
 
+function tlsSettings(raw: RawSettings, cwd: string): TlsSettings {
+  const defaultCert = text(raw, 'DEFAULT_CERT');
+  const certsDir = text(raw, 'CERTS_DIR');
+  return {
+    defaultCert: defaultCert === undefined ? undefined : word(raw, 'DEFAULT_CERT', defaultCert, NAME),
+    certsDir: certsDir === undefined ? undefined : path.resolve(cwd, certsDir),
+    bindOptions: word(raw, 'SSL_BIND_OPTIONS', 'ssl-min-ver TLSv1.2', /^[A-Za-z0-9 ._:,+/-]*$/),
+    ciphers: word(raw, 'SSL_BIND_CIPHERS', DEFAULT_CIPHERS, /^[A-Za-z0-9:_+!.-]+$/),
+  };
+}
+
 export function loadSettings(raw: RawSettings = process.env, cwd: string = process.cwd()): Settings {
   const stateDir = path.resolve(cwd, text(raw, 'STATE_DIR') ?? './state');
   const consul = text(raw, 'CONSUL_ADDRESS');
@@ -278,7 +304,8 @@ export function loadSettings(raw: RawSettings = process.env, cwd: string = proce
     dnsServer: dns ? parseHostPort('DNS_SERVER', dns, 53) : undefined,
     listen: parseHostPort('LISTEN_ADDRESS', text(raw, 'LISTEN_ADDRESS') ?? '0.0.0.0:8080'),
     bindAddress: bindAddress(raw),
-    defaultPorts: parseDefaultPorts(text(raw, 'DEFAULT_PORTS') ?? '80'),
+    defaultPorts: parseDefaultPorts(text(raw, 'DEFAULT_PORTS') ?? '80,443:ssl'),
+    tls: tlsSettings(raw, cwd),
     stateDir,
     templatesDir: path.resolve(cwd, text(raw, 'TEMPLATES_DIR') ?? DEFAULT_TEMPLATES_DIR),
     haproxyBin: text(raw, 'HAPROXY_BIN') ?? 'haproxy',

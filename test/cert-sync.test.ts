@@ -42,7 +42,7 @@ const fingerprintFor = async (servername: string) => (await handshake({ port, se
 let current: Certificate[] = [];
 
 /** Write the files for `certs` (default `defaultName`) and apply them through the Runtime API. */
-async function change(certs: Certificate[], defaultName: string): Promise<boolean> {
+async function change(certs: Certificate[], defaultName: string): Promise<string> {
   current = servingOrder(certs, defaultName);
   const files = certFiles(paths, current);
   await writeCertFiles(paths, files);
@@ -66,7 +66,7 @@ afterAll(async () => {
 });
 
 it('writes each certificate 0600 in a 0700 folder, and the others than the default into the crt-list', async () => {
-  expect(await change([...current, certOf('shop', ['shop.test'])], 'main')).toBe(true);
+  expect(await change([...current, certOf('shop', ['shop.test'])], 'main')).toBe('applied');
   expect(fs.statSync(paths.dir).mode & 0o777).toBe(0o700);
   expect(fs.statSync(paths.file('shop')).mode & 0o777).toBe(0o600);
   expect(fs.statSync(paths.defaultFile).mode & 0o777).toBe(0o600);
@@ -78,11 +78,12 @@ it('applies a replacement, an addition and a removal at once without a reload; a
   const shop2 = certOf('shop', ['shop.test']);
   const blog = certOf('blog', ['blog.test']);
   const main2 = certOf('main', ['main.test']);
-  expect(await change([main2, shop2, blog], 'main')).toBe(true);
+  expect(await change([main2, shop2, blog], 'main')).toBe('applied');
   const served = { shop: await fingerprintFor('shop.test'), blog: await fingerprintFor('blog.test'), main: await fingerprintFor('main.test') };
   expect(served).toEqual({ shop: shop2.info.fingerprint, blog: blog.info.fingerprint, main: main2.info.fingerprint });
 
-  expect(await change([main2, blog], 'main')).toBe(true);
+  expect(await change([main2, blog], 'main')).toBe('applied');
+  expect(await change([main2, blog], 'main')).toBe('none');
   expect(fs.existsSync(paths.file('shop'))).toBe(false);
   expect(await fingerprintFor('shop.test')).toBe(main2.info.fingerprint);
 
@@ -93,12 +94,12 @@ it('applies a replacement, an addition and a removal at once without a reload; a
 
 it('makes another certificate the default without a reload: clients without SNI get it', async () => {
   const blog = current.find((cert) => cert.name === 'blog');
-  expect(await change(current, 'blog')).toBe(true);
+  expect(await change(current, 'blog')).toBe('applied');
   expect((await handshake({ port })).fingerprint).toBe(blog?.info.fingerprint);
   expect(await fingerprintFor('main.test')).toBe(current.find((cert) => cert.name === 'main')?.info.fingerprint);
   expect(fs.readFileSync(paths.crtList, 'utf8')).toBe(`${paths.file('main')}\n`);
 });
 
 it('leaves the removal of the last certificate to a reload (the :ssl binds go)', async () => {
-  expect(await change([], 'main')).toBe(false);
+  expect(await change([], 'main')).toBe('reload');
 });

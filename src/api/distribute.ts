@@ -1,4 +1,6 @@
+import type { CertChanges } from '../changes/cert-changes';
 import type { RouteChanges } from '../changes/route-changes';
+import { InvalidParameter } from '../errors';
 import type { Settings } from '../settings';
 import type { PeerDirectory } from './peers';
 import { laggingSummary, ReplicaClient, ReplicaResult } from './replicas';
@@ -12,6 +14,8 @@ export interface Distributed {
   /** What the answer's message starts with (the service, or "<service> removed"). */
   readonly what: string;
   readonly serviceName: string;
+  /** What serviceName names in the answer: a service (default) or a certificate. */
+  readonly key?: 'serviceName' | 'certName';
   /** The store index of the write (0 with the file store: each replica stores its own). */
   readonly index: number;
   readonly replicas: readonly ReplicaResult[];
@@ -22,6 +26,7 @@ export interface Distributed {
 export interface DistributorOptions {
   readonly settings: Pick<Settings, 'consulAddresses' | 'distributeTimeoutMs'>;
   readonly changes: RouteChanges;
+  readonly certs: CertChanges;
   readonly peers: Pick<PeerDirectory, 'lookup'>;
   readonly replicas: ReplicaClient;
 }
@@ -57,6 +62,30 @@ export class Distributor {
     const addresses = await this.options.peers.lookup();
     const removed = await changes.remove(params.serviceName);
     return this.result(`${removed.serviceName} removed`, removed.serviceName, removed.index, await this.awaitAll(addresses, removed.index));
+  }
+
+  /**
+   * A certificate PUT with distribute=true: stored once, answered when every replica serves it.
+   * Only a shared store can do that: with the file store the PEM (a private key) would have to
+   * travel in forwarded requests, so each replica gets its own PUT instead.
+   */
+  async putCert(certName: unknown, pem: unknown): Promise<Distributed> {
+    const cert = this.options.certs.prepare(certName, pem);
+    const addresses = await this.sharedPeers();
+    const stored = await this.options.certs.store(cert);
+    return { ...this.result(`certificate ${cert.name}`, cert.name, stored.index, await this.awaitAll(addresses, stored.index)), key: 'certName' };
+  }
+
+  async removeCert(certName: unknown): Promise<Distributed> {
+    const name = this.options.certs.validName(certName);
+    const addresses = await this.sharedPeers();
+    const removed = await this.options.certs.remove(name);
+    return { ...this.result(`certificate ${name} removed`, name, removed.index, await this.awaitAll(addresses, removed.index)), key: 'certName' };
+  }
+
+  private async sharedPeers(): Promise<readonly string[]> {
+    if (!this.sharedStore) throw new InvalidParameter('distribute', 'certificates are distributed through a shared store (CONSUL_ADDRESS); with the file store, send the certificate to each replica');
+    return this.options.peers.lookup();
   }
 
   private result(what: string, serviceName: string, index: number, replicas: readonly ReplicaResult[]): Distributed {

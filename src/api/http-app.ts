@@ -1,4 +1,5 @@
 import express, { NextFunction, Request, Response } from 'express';
+import type { CertChanges } from '../changes/cert-changes';
 import type { ChangeResult, RouteChanges } from '../changes/route-changes';
 import type { HealthReport } from '../health';
 import type { Logger } from '../logger';
@@ -14,6 +15,7 @@ import type { ApplierPort } from './ports';
 export interface ApiOptions {
   readonly settings: Settings;
   readonly changes: RouteChanges;
+  readonly certs: CertChanges;
   readonly distributor: Distributor;
   readonly applier: ApplierPort;
   readonly store: RouteStore;
@@ -36,7 +38,7 @@ function reply(res: Response, status: number, message: string, extra: Record<str
 }
 
 function replyDistributed(res: Response, done: Distributed): void {
-  const extra = { serviceName: done.serviceName, index: done.index, replicas: done.replicas };
+  const extra = { [done.key ?? 'serviceName']: done.serviceName, index: done.index, replicas: done.replicas };
   if (done.lagging === '') return reply(res, 200, `${done.what}: served by all ${done.replicas.length} replicas`, extra);
   reply(res, 500, `${done.what}: not served by every replica; lagging: ${done.lagging}`, extra);
 }
@@ -55,10 +57,13 @@ function bodyParserError(error: unknown): { status: number; message: string } | 
 
 /** The express application: Docker Flow Proxy's endpoints, /metrics and /healthz. */
 export function createHttpApp(options: ApiOptions): express.Express {
-  const { settings, changes, distributor, applier, store, metrics, health, logger } = options;
+  const { settings, changes, certs, distributor, applier, store, metrics, health, logger } = options;
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // A certificate's body is the PEM itself, whatever Content-Type the client sent (curl
+  // --data-binary says form-urlencoded): read it as text before the form parser could.
+  app.use(`${BASE}/cert`, express.text({ type: () => true, limit: '1mb' }));
   app.use(express.json({ limit: '1mb' }));
   app.use(express.urlencoded({ extended: false, limit: '1mb' }));
 
@@ -85,6 +90,29 @@ export function createHttpApp(options: ApiOptions): express.Express {
     if (flagParam(params, 'distribute')) return replyDistributed(res, await distributor.remove(params));
     const result = await changes.remove(params.serviceName);
     replyChange(res, `${result.serviceName} is removed`, result);
+  });
+
+  app.put(`${BASE}/cert`, (req, res) => putCert(req, res));
+  app.post(`${BASE}/cert`, (req, res) => putCert(req, res));
+  const putCert = async (req: Request, res: Response) => {
+    const params = req.query as Params;
+    if (flagParam(params, 'distribute')) return replyDistributed(res, await distributor.putCert(params.certName, req.body));
+    const result = await certs.put(params.certName, req.body);
+    reply(res, 200, `certificate ${result.certName} is live`, { ...result });
+  };
+
+  app.delete(`${BASE}/cert`, async (req, res) => {
+    const params = req.query as Params;
+    if (flagParam(params, 'distribute')) return replyDistributed(res, await distributor.removeCert(params.certName));
+    const result = await certs.remove(params.certName);
+    reply(res, 200, `certificate ${result.certName} is removed`, { ...result });
+  });
+  app.all(`${BASE}/cert`, (_req, res) => reply(res, 405, 'use PUT or POST (the PEM as body) to store a certificate, DELETE to remove it'));
+
+  app.get(`${BASE}/certs`, async (_req, res) => {
+    const stored = await certs.list();
+    const served = applier.state().certs ?? [];
+    reply(res, 200, `${stored.certs.length} certificates`, { certs: stored.certs, invalid: stored.invalid, default: served.length > 0 ? served[0].name : null });
   });
 
   app.all(`${BASE}/reload`, async (_req, res) => {

@@ -1,7 +1,14 @@
+import type { CertificateInfo } from '../certs/certificate';
 import type { InvalidRoute } from '../render/types';
 import type { Route } from '../route/route';
 
 export type { InvalidRoute } from '../render/types';
+
+/** A stored certificate that is not served, and why (it no longer parses, or its key does not match). */
+export interface InvalidCert {
+  readonly name: string;
+  readonly reason: string;
+}
 
 /** What the local HAProxy serves right now, as published by the applier. */
 export interface AppliedState {
@@ -11,9 +18,13 @@ export interface AppliedState {
   readonly invalid: readonly InvalidRoute[];
   /** The live haproxy.cfg text ('' before the first apply). */
   readonly config: string;
+  /** Certificates served, in serving order (the first is the default); absent: none. */
+  readonly certs?: readonly CertificateInfo[];
+  readonly invalidCerts?: readonly InvalidCert[];
 }
 
-export type ReloadOutcome = 'success' | 'skipped' | 'rejected' | 'failed';
+/** `runtime`: certificates changed through the Runtime API, without a reload. */
+export type ReloadOutcome = 'success' | 'runtime' | 'skipped' | 'rejected' | 'failed';
 
 /** What the applier tells observers (metrics, logs) after each attempt. */
 export interface ApplyReport {

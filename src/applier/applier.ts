@@ -5,13 +5,14 @@ import { moveInto, siblingTemp, writeAtomic } from '../files/atomic-write';
 import { checkConfigText } from '../haproxy/check';
 import type { HaproxyControl, HaproxyExit } from '../haproxy/control';
 import { Logger, silentLogger } from '../logger';
-import type { InvalidRoute, RenderResult } from '../render/types';
+import type { InvalidRoute, RenderResult, TlsFiles } from '../render/types';
 import { ParseRoute, parseEntries } from '../route/entries';
 import { parseRoute } from '../route/params';
 import type { Route } from '../route/route';
 import type { Settings } from '../settings';
 import type { StoreSnapshot } from '../store/route-store';
 import type { AppliedState, ApplyReport, ReloadOutcome } from './applied-state';
+import { ApplierCerts, NO_CERTS, PreparedCerts, prepareCerts } from './certificates';
 import { findBreakingRoutes } from './breaking-routes';
 import { CandidateChecks } from './candidate-checks';
 import { CheckedConfigs } from './checked-configs';
@@ -22,7 +23,8 @@ import { diffFields, diffRoutes } from './route-diff';
 
 export type { ParseRoute } from '../route/entries';
 
-export type RenderRoutes = (routes: readonly Route[]) => string | RenderResult;
+/** `tls`: the certificate files the `:ssl` binds use, or false while there is no certificate. */
+export type RenderRoutes = (routes: readonly Route[], tls: TlsFiles | false) => string | RenderResult;
 
 export type ApplierSettings = Pick<Settings, 'haproxyBin' | 'haproxyConfig' | 'stateDir' | 'reloadQuietMs' | 'reloadMaxDelayMs'>;
 
@@ -37,6 +39,8 @@ export interface ApplierOptions {
   readonly onReport?: (report: ApplyReport) => void;
   /** After a failed reload, try the same snapshot again this much later. Default 1000. */
   readonly retryMs?: number;
+  /** Serve the stored certificates (files + Runtime API); without it, certificates are ignored. */
+  readonly certs?: ApplierCerts;
 }
 
 /** Restarts of a master that keeps dying: the first is immediate, then capped backoff. */
@@ -65,6 +69,8 @@ const EMPTY: AppliedState = { index: 0, routes: [], invalid: [], config: '' };
 export class Applier {
   private render: RenderRoutes;
   private live: AppliedState = EMPTY;
+  /** The certificate files of the snapshot being applied (on disk already): what renders use. */
+  private tls: TlsFiles | false = false;
   private latest: StoreSnapshot = { index: 0, entries: [] };
   private pendingSince: number | undefined;
   private chain: Promise<unknown> = Promise.resolve();
@@ -258,24 +264,33 @@ export class Applier {
     const started = Date.now();
     const parsed = parseEntries(snapshot.entries, this.options.parse ?? parseRoute);
     let plan: Plan;
+    let certs: PreparedCerts;
     try {
+      certs = await this.prepareCerts(snapshot);
       plan = await this.plan(parsed.routes, parsed.invalid);
     } catch (error) {
       const outcome = error instanceof ConfigRejected ? 'rejected' : 'failed';
       return this.finish(outcome, started, snapshot.index, parsed.routes.length, parsed.invalid, error as Error);
     }
+    const state: AppliedState = { index: snapshot.index, routes: plan.routes, invalid: plan.invalid, config: plan.config, certs: certs.info, invalidCerts: certs.invalid };
     if (!force && plan.config === this.live.config) {
-      if (plan.candidate) await fs.promises.rm(plan.candidate, { force: true });
-      this.publish({ index: snapshot.index, routes: plan.routes, invalid: plan.invalid, config: plan.config });
-      return this.finish('skipped', started, snapshot.index, plan.routes.length, plan.invalid);
+      // The config stays; certificates may still change, through the Runtime API when it can.
+      const certChange = this.options.certs ? await this.options.certs.sync.apply(certs.files) : 'none';
+      if (certChange !== 'reload') {
+        if (plan.candidate) await fs.promises.rm(plan.candidate, { force: true });
+        this.publish(state);
+        const changeToLiveMs = certChange === 'applied' && firstAt !== undefined ? Date.now() - firstAt : undefined;
+        return this.finish(certChange === 'applied' ? 'runtime' : 'skipped', started, snapshot.index, plan.routes.length, plan.invalid, undefined, changeToLiveMs);
+      }
     }
     try {
       await this.install(plan);
     } catch (error) {
       return this.finish('failed', started, snapshot.index, plan.routes.length, plan.invalid, error as Error);
     }
+    this.options.certs?.sync.loaded(certs.files);
     const diff = diffRoutes(this.live.routes, plan.routes);
-    this.publish({ index: snapshot.index, routes: plan.routes, invalid: plan.invalid, config: plan.config });
+    this.publish(state);
     this.logger.info({ index: snapshot.index, ...diffFields(diff) }, 'routes applied');
     const changeToLiveMs = firstAt === undefined ? undefined : Date.now() - firstAt;
     return this.finish('success', started, snapshot.index, plan.routes.length, plan.invalid, undefined, changeToLiveMs);
@@ -370,8 +385,16 @@ export class Applier {
     return config;
   }
 
+  /** Judge the stored certificates and write their files; the renders that follow bind them. */
+  private async prepareCerts(snapshot: StoreSnapshot): Promise<PreparedCerts> {
+    if (!this.options.certs) return NO_CERTS;
+    const certs = await prepareCerts(this.options.certs, snapshot.certs ?? [], this.logger);
+    this.tls = certs.tls;
+    return certs;
+  }
+
   private renderConfig(routes: readonly Route[]): RenderResult {
-    const rendered = this.render(routes);
+    const rendered = this.render(routes, this.tls);
     return typeof rendered === 'string' ? { config: rendered, problems: [] } : rendered;
   }
 

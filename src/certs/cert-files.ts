@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { PRIVATE_FILE_MODE, readIfExists, writeAtomic } from '../files/atomic-write';
 import type { CertFiles } from './cert-plan';
 
 /**
@@ -28,30 +29,8 @@ export function certPaths(stateDir: string): CertPaths {
   };
 }
 
-let sequence = 0;
-
-/**
- * Readers see the old or the new file, never a partial one. The temp file is 0600 from its
- * creation (the shared atomic write makes 0644 files: fine for configs, not for keys).
- */
-async function writePrivateAtomic(target: string, text: string): Promise<void> {
-  sequence += 1;
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${sequence}.tmp`);
-  await fs.promises.writeFile(temp, text, { mode: 0o600 });
-  await fs.promises.rename(temp, target);
-}
-
-async function contentOf(file: string): Promise<string | undefined> {
-  try {
-    return await fs.promises.readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}
-
 async function writeIfChanged(file: string, text: string): Promise<void> {
-  if ((await contentOf(file)) !== text) await writePrivateAtomic(file, text);
+  if ((await readIfExists(file)) !== text) await writeAtomic(file, text, PRIVATE_FILE_MODE);
 }
 
 /** The crt-list: every file but the default one, in order. */
@@ -72,7 +51,6 @@ export async function writeCertFiles(paths: CertPaths, files: CertFiles): Promis
   await writeIfChanged(paths.crtList, crtListText(paths, files));
   for (const entry of await fs.promises.readdir(paths.dir)) {
     const file = path.join(paths.dir, entry);
-    const stale = (entry.endsWith(PEM_SUFFIX) && !files.has(file)) || entry.endsWith('.tmp');
-    if (stale) await fs.promises.rm(file, { force: true });
+    if (entry.endsWith(PEM_SUFFIX) && !files.has(file)) await fs.promises.rm(file, { force: true });
   }
 }

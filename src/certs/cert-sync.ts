@@ -23,13 +23,15 @@ export class CertSync {
   }
 
   /**
-   * Bring the worker to `files` (already on disk) without a reload. False when that takes a
-   * reload: the `:ssl` binds appear or go, or a runtime command failed half-way, after which only
-   * a reload from the files says what is served.
+   * Bring the worker to `files` (already on disk) without a reload: `none` when it serves them
+   * already, `applied` when it does now, `reload` when that takes a reload: the `:ssl` binds
+   * appear or go, or a runtime command failed half-way, after which only a reload from the
+   * files says what is served.
    */
-  async apply(files: CertFiles): Promise<boolean> {
+  async apply(files: CertFiles): Promise<'none' | 'applied' | 'reload'> {
     const changes = runtimeCertChanges(this.live, files);
-    if (changes === undefined) return false;
+    if (changes === undefined) return 'reload';
+    if (changes.length === 0) return 'none';
     try {
       for (const change of changes) {
         if (change.kind === 'remove') await this.runtime.removeCertificate(this.paths.crtList, change.file);
@@ -38,10 +40,10 @@ export class CertSync {
       }
     } catch (error) {
       this.logger.warn({ err: (error as Error).message }, 'certificate change through the Runtime API failed; reloading instead');
-      return false;
+      return 'reload';
     }
-    if (changes.length > 0) this.logger.info({ certificates: changes.map((change) => `${change.kind} ${change.file}`) }, 'certificates changed through the Runtime API');
+    this.logger.info({ certificates: changes.map((change) => `${change.kind} ${change.file}`) }, 'certificates changed through the Runtime API');
     this.live = files;
-    return true;
+    return 'applied';
   }
 }

@@ -34,14 +34,19 @@ export async function moveInto(temp: string, target: string): Promise<void> {
   await syncPath(path.dirname(target), 'r');
 }
 
+/** For files that hold private keys (certificates, the file store). */
+export const PRIVATE_FILE_MODE = 0o600;
+
 /**
- * The one atomic write (the file store, the last-known-good config and the live config use it):
- * temp file next to `target`, fsync, rename over the target, fsync the directory.
+ * The one atomic write (the file store, the last-known-good config, the live config and the
+ * certificate files use it): temp file next to `target` (created with `mode`, so a private file
+ * is never readable by others, not even for a moment), fsync, rename over the target, fsync the
+ * directory.
  */
-export async function writeAtomic(target: string, text: string): Promise<void> {
+export async function writeAtomic(target: string, text: string, mode = 0o644): Promise<void> {
   await fs.promises.mkdir(path.dirname(target), { recursive: true });
   const temp = siblingTemp(target, 'tmp');
-  await fs.promises.writeFile(temp, text, { mode: 0o644 });
+  await fs.promises.writeFile(temp, text, { mode });
   await moveInto(temp, target);
 }
 

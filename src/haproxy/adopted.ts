@@ -25,6 +25,10 @@ export class AdoptedHaproxy implements HaproxyControl {
     this.cli = new MasterCli(options.masterSocket);
   }
 
+  get masterSocket(): string {
+    return this.options.masterSocket;
+  }
+
   running(): boolean {
     return this.reachable;
   }

@@ -10,6 +10,8 @@ export interface HaproxyExit {
  * HAProxy started elsewhere that we reach through its master socket (adopted.ts).
  */
 export interface HaproxyControl {
+  /** The master CLI socket: reloads, and the worker's Runtime API (`@1 <command>`). */
+  readonly masterSocket: string;
   /** Make HAProxy run `configPath` (always the same path: reloads re-read it). */
   start(configPath: string): Promise<void>;
   /** Resolves only once a new worker runs and the master counted no failure; else HaproxyError. */

@@ -60,6 +60,10 @@ export class ChildHaproxy implements HaproxyControl {
     return this.running() ? this.child?.pid : undefined;
   }
 
+  get masterSocket(): string {
+    return this.cli.socketPath;
+  }
+
   running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }

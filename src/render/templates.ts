@@ -5,7 +5,7 @@ import { TemplateError } from '../errors';
 import { parseRoute } from '../route/params';
 import { Route } from '../route/route';
 import { Settings, loadSettings } from '../settings';
-import type { RenderResult } from './types';
+import type { RenderResult, TlsFiles } from './types';
 import { BuiltView, buildView, ConfigView } from './view';
 
 export const MAIN_TEMPLATE = 'haproxy.cfg.hbs';
@@ -13,8 +13,9 @@ export const MAIN_TEMPLATE = 'haproxy.cfg.hbs';
 /** A compiled template set. Rendering is pure: no I/O, same input, same text. */
 export interface Templates {
   readonly dir: string;
-  render(routes: readonly Route[], settings: Settings): string;
-  renderWithProblems(routes: readonly Route[], settings: Settings): RenderResult;
+  /** `tls`: the certificate files of the `:ssl` binds; false (the default) while none is stored. */
+  render(routes: readonly Route[], settings: Settings, tls?: TlsFiles | false): string;
+  renderWithProblems(routes: readonly Route[], settings: Settings, tls?: TlsFiles | false): RenderResult;
 }
 
 type Compiled = (view: ConfigView) => string;
@@ -99,14 +100,14 @@ function sampleInput(): { routes: Route[]; settings: Settings } {
 }
 
 function templatesFrom(dir: string, compiled: Compiled): Templates {
-  const renderWithProblems = (routes: readonly Route[], settings: Settings): RenderResult => {
-    const built = buildView(routes, settings);
+  const renderWithProblems = (routes: readonly Route[], settings: Settings, tls: TlsFiles | false = false): RenderResult => {
+    const built = buildView(routes, settings, tls);
     return { config: renderView(dir, compiled, built), problems: built.problems };
   };
   return {
     dir,
     renderWithProblems,
-    render: (routes, settings) => renderWithProblems(routes, settings).config,
+    render: (routes, settings, tls) => renderWithProblems(routes, settings, tls).config,
   };
 }
 

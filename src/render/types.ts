@@ -4,6 +4,15 @@ export interface InvalidRoute {
   readonly reason: string;
 }
 
+/**
+ * The certificate files of the `:ssl` binds, when at least one certificate is served: the
+ * default one the bind line names, and the crt-list with the others.
+ */
+export interface TlsFiles {
+  readonly defaultCert: string;
+  readonly crtList: string;
+}
+
 /** A rendered config and the routes it had to leave out. */
 export interface RenderResult {
   readonly config: string;

@@ -1,4 +1,4 @@
-import type { InvalidRoute } from './types';
+import type { InvalidRoute, TlsFiles } from './types';
 import { Destination, Route } from '../route/route';
 import { Settings } from '../settings';
 import { headerLogFormat, literalLogFormat, quote } from './quote';
@@ -27,7 +27,7 @@ export interface UseBackendView {
 export interface HttpFrontendView {
   readonly name: string;
   readonly binds: readonly string[];
-  /** DEFAULT_PORTS entries with `:ssl`, not bound (no certificate support yet). */
+  /** DEFAULT_PORTS entries with `:ssl`, not bound while no certificate is stored. */
   readonly skippedSslPorts: readonly number[];
   readonly acls: readonly AclView[];
   readonly useBackends: readonly UseBackendView[];
@@ -63,6 +63,8 @@ export interface BackendView {
   readonly userlist: string | false;
   readonly realm: string;
   readonly httpsOnly: boolean;
+  /** Where httpsOnly sends plain HTTP requests: the same host and URI on the HTTPS port. */
+  readonly httpsLocation: string;
   readonly redirectWhenHttpProto: boolean;
   readonly replacePath: { readonly search: string; readonly replace: string } | false;
   readonly requestHeaders: readonly HeaderRuleView[];
@@ -193,7 +195,17 @@ function userlistName(route: Route): string | false {
   return route.users.length > 0 ? `${route.serviceName}Users` : false;
 }
 
-function backendView(placed: Placed): BackendView {
+/** The port clients reach HTTPS on: the first `:ssl` port of DEFAULT_PORTS (443 without one). */
+function httpsPortOf(settings: Settings): number {
+  return settings.defaultPorts.find((p) => p.ssl)?.port ?? 443;
+}
+
+/** `redirect scheme https` would keep the port of the Host header (the HTTP port): name the HTTPS one. */
+function httpsLocation(port: number): string {
+  return `https://%[req.hdr(host),field(1,:)]${port === 443 ? '' : `:${port}`}%[pathq]`;
+}
+
+function backendView(placed: Placed, settings: Settings): BackendView {
   const { route, destination: d } = placed;
   const http = d.reqMode === 'http';
   const host = d.outboundHostname ?? route.serviceName;
@@ -206,6 +218,7 @@ function backendView(placed: Placed): BackendView {
     userlist: http ? userlistName(route) : false,
     realm: `${route.serviceName}Realm`,
     httpsOnly: http && d.httpsOnly,
+    httpsLocation: httpsLocation(httpsPortOf(settings)),
     redirectWhenHttpProto: http && d.redirectWhenHttpProto,
     replacePath:
       http && d.reqPathSearch !== undefined && d.reqPathReplace !== undefined
@@ -298,7 +311,13 @@ function tcpFrontendView(port: number, group: TcpGroup, settings: Settings, aclN
   return { name: `sni_${port}`, bind, mode: 'sni', acls, useBackends, defaultBackend };
 }
 
-function httpFrontendView(http: readonly Placed[], settings: Settings, stats: StatsView | false): HttpFrontendView {
+/** An `:ssl` bind: SNI picks from the crt-list, the default certificate answers the rest; HTTP/2 by ALPN. */
+function sslBindOf(settings: Settings, port: number, tls: TlsFiles): string {
+  const options = settings.tls.bindOptions === '' ? '' : ` ${settings.tls.bindOptions}`;
+  return `${bindOf(settings, port)} ssl crt ${tls.defaultCert} crt-list ${tls.crtList} alpn h2,http/1.1 ciphers ${settings.tls.ciphers}${options}`;
+}
+
+function httpFrontendView(http: readonly Placed[], settings: Settings, stats: StatsView | false, tls: TlsFiles | false): HttpFrontendView {
   const aclNames = new UniqueNames();
   const acls: AclView[] = [];
   const useBackends: UseBackendView[] = [];
@@ -312,8 +331,8 @@ function httpFrontendView(http: readonly Placed[], settings: Settings, stats: St
   const defaultRoute = http.find((p) => p.route.isDefaultBackend);
   return {
     name: 'services',
-    binds: settings.defaultPorts.filter((p) => !p.ssl).map((p) => bindOf(settings, p.port)),
-    skippedSslPorts: settings.defaultPorts.filter((p) => p.ssl).map((p) => p.port),
+    binds: settings.defaultPorts.map((p) => (!p.ssl ? bindOf(settings, p.port) : tls ? sslBindOf(settings, p.port, tls) : '')).filter((bind) => bind !== ''),
+    skippedSslPorts: tls ? [] : settings.defaultPorts.filter((p) => p.ssl).map((p) => p.port),
     acls,
     useBackends,
     defaultBackend: defaultRoute ? defaultRoute.backend : false,
@@ -335,7 +354,7 @@ function uniqueServices(routes: readonly Route[], problems: InvalidRoute[]): Rou
 }
 
 /** Build the view; routes are taken in serviceName order so names and conflicts are stable. */
-export function buildView(routes: readonly Route[], settings: Settings): BuiltView {
+export function buildView(routes: readonly Route[], settings: Settings, tls: TlsFiles | false = false): BuiltView {
   const problems: InvalidRoute[] = [];
   const sorted = uniqueServices(routes, problems).sort((a, b) => compareText(a.serviceName, b.serviceName));
   const placed = placeAll(sorted);
@@ -354,9 +373,9 @@ export function buildView(routes: readonly Route[], settings: Settings): BuiltVi
       timeouts: settings.timeouts,
       resolvers: settings.haproxyResolvers.map((r, i) => ({ name: `dns${i}`, address: `${r.host}:${r.port}` })),
       userlists: sorted.filter((r) => r.users.length > 0).map(userlistView),
-      httpFrontend: httpFrontendView(http, settings, stats),
+      httpFrontend: httpFrontendView(http, settings, stats, tls),
       tcpFrontends,
-      backends: placed.filter((p) => served.has(p)).map(backendView),
+      backends: placed.filter((p) => served.has(p)).map((p) => backendView(p, settings)),
       statsFrontend: stats && stats.bind !== false ? stats : false,
     },
     problems,

@@ -4,11 +4,13 @@ import type { RouteParams } from '../route/route';
 import { ConsulClient, ConsulResponse } from './consul-client';
 import { KvWatch } from './kv-watch';
 import { decodeRoute, encodeRoute, sortEntries, storeName } from './route-codec';
-import type { SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
+import { parseCertName } from '../certs/certificate';
+import type { CertEntry, SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
 
 /**
  * Routes in Consul KV: `<prefix>/services/<serviceName>` holds the whole
- * route as a JSON object of strings. Each write replaces one whole key in one Raft entry, so writes
+ * route as a JSON object of strings; `<prefix>/certs/<certName>` holds a certificate (PEM chain and
+ * key). One recursive read of `<prefix>/` gives both in one snapshot with one index. Each write replaces one whole key in one Raft entry, so writes
  * are atomic per route and concurrent writers cannot lose each other's updates: no write reads
  * before it writes, so none needs a compare-and-set.
  */
@@ -46,13 +48,17 @@ const FAILOVER_WARNING_INTERVAL_MS = 10000;
 
 export class ConsulStore implements SnapshotStore {
   private readonly client: ConsulClient;
+  private readonly root: string;
   private readonly directory: string;
+  private readonly certDirectory: string;
   private readonly watches = new Set<KvWatch>();
   private watchRestarts = 0;
 
   constructor(private readonly options: ConsulStoreOptions) {
     this.client = new ConsulClient({ addresses: options.addresses, token: options.token, timeoutMs: options.requestTimeoutMs });
-    this.directory = `${options.prefix}/services/`;
+    this.root = `${options.prefix}/`;
+    this.directory = `${this.root}services/`;
+    this.certDirectory = `${this.root}certs/`;
     this.client.onFailover((from, to, reason) => this.logFailover(from, to, reason));
   }
 
@@ -86,6 +92,19 @@ export class ConsulStore implements SnapshotStore {
     const key = this.key(storeName(serviceName));
     const operations = [{ KV: { Verb: 'set', Key: key, Value: '' } }, { KV: { Verb: 'delete', Key: key } }];
     return this.transaction(`remove route "${serviceName}"`, operations);
+  }
+
+  /** Resolves with the Raft index of the write. */
+  async putCert(name: string, pem: string): Promise<number> {
+    const key = `${this.certDirectory}${parseCertName(name)}`;
+    return this.transaction(`store certificate "${name}"`, [{ KV: { Verb: 'set', Key: key, Value: base64(pem) } }]);
+  }
+
+  /** Like remove(): set and delete in one transaction, for the index. */
+  async removeCert(name: string): Promise<number> {
+    const key = `${this.certDirectory}${parseCertName(name)}`;
+    const operations = [{ KV: { Verb: 'set', Key: key, Value: '' } }, { KV: { Verb: 'delete', Key: key } }];
+    return this.transaction(`remove certificate "${name}"`, operations);
   }
 
   watch(onSnapshot: (snapshot: StoreSnapshot) => void, onError?: (error: Error) => void): StoreWatch {
@@ -129,18 +148,29 @@ export class ConsulStore implements SnapshotStore {
     const blocking = index > 0 ? { query: { index: String(index), wait: `${waitMs}ms` }, extraTimeoutMs: Math.ceil(waitMs * 1.07) } : undefined;
     const response = await this.client.request({
       method: 'GET',
-      path: `/v1/kv/${encodePath(this.directory)}`,
+      path: `/v1/kv/${encodePath(this.root)}`,
       query: { recurse: 'true' },
       blocking,
       signal,
     });
-    if (response.status === 404) return { index: response.index, entries: [] };
+    if (response.status === 404) return { index: response.index, entries: [], certs: [] };
     if (response.status !== 200) throw refused('read the routes', response);
-    return { index: response.index, entries: this.decode(parseJson<KvPair[]>(response, 'read the routes')) };
+    const pairs = parseJson<KvPair[]>(response, 'read the routes');
+    return { index: response.index, entries: this.decode(pairs), certs: this.decodeCerts(pairs) };
+  }
+
+  /** Certificates sorted by name; folder keys and keys deeper than one level are none. */
+  private decodeCerts(pairs: readonly KvPair[]): CertEntry[] {
+    return pairs
+      .filter((pair) => pair.Key.startsWith(this.certDirectory))
+      .map((pair) => ({ name: pair.Key.slice(this.certDirectory.length), pem: pair.Value === null ? '' : Buffer.from(pair.Value, 'base64').toString('utf8') }))
+      .filter((cert) => cert.name !== '' && !cert.name.includes('/'))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   private decode(pairs: readonly KvPair[]): StoreEntry[] {
     const entries = pairs
+      .filter((pair) => pair.Key.startsWith(this.directory))
       .map((pair) => ({
         serviceName: pair.Key.slice(this.directory.length),
         text: pair.Value === null ? null : Buffer.from(pair.Value, 'base64').toString('utf8'),

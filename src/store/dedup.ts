@@ -1,5 +1,5 @@
 import type { RouteParams } from '../route/route';
-import type { RouteStore, SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
+import type { CertEntry, RouteStore, SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
 
 function sameParams(a: RouteParams | null, b: RouteParams | null): boolean {
   if (a === null || b === null) return a === b;
@@ -12,10 +12,14 @@ function sameEntry(a: StoreEntry, b: StoreEntry): boolean {
   return a.serviceName === b.serviceName && a.error === b.error && sameParams(a.params, b.params);
 }
 
-/** Same routes with the same parameters (entries sorted by serviceName); the index is ignored. */
+function sameCerts(a: readonly CertEntry[] = [], b: readonly CertEntry[] = []): boolean {
+  return a.length === b.length && a.every((cert, i) => cert.name === b[i].name && cert.pem === b[i].pem);
+}
+
+/** Same routes with the same parameters (entries sorted by serviceName) and the same certificates; the index is ignored. */
 export function sameContent(a: StoreSnapshot | undefined, b: StoreSnapshot): boolean {
   if (a === undefined || a.entries.length !== b.entries.length) return false;
-  return a.entries.every((entry, i) => sameEntry(entry, b.entries[i]));
+  return a.entries.every((entry, i) => sameEntry(entry, b.entries[i])) && sameCerts(a.certs, b.certs);
 }
 
 /**
@@ -57,6 +61,14 @@ export class DedupedStore implements RouteStore {
 
   remove(serviceName: string): Promise<number> {
     return this.inner.remove(serviceName);
+  }
+
+  putCert(name: string, pem: string): Promise<number> {
+    return this.inner.putCert(name, pem);
+  }
+
+  removeCert(name: string): Promise<number> {
+    return this.inner.removeCert(name);
   }
 
   watch(onChange: (snapshot: StoreSnapshot) => void, onError?: (error: Error) => void, onIndex?: (index: number) => void): StoreWatch {

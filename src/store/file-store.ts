@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { StoreUnavailable } from '../errors';
-import { writeAtomic } from '../files/atomic-write';
+import { parseCertName } from '../certs/certificate';
+import { PRIVATE_FILE_MODE, writeAtomic } from '../files/atomic-write';
 import type { Logger } from '../logger';
 import type { RouteParams } from '../route/route';
 import { decodeValue, sortEntries, storeName } from './route-codec';
@@ -9,7 +10,8 @@ import type { SnapshotStore, StoreHealth, StoreSnapshot, StoreWatch } from './ro
 import { FileLock } from './file-lock';
 
 /**
- * The embedded store (no CONSUL_ADDRESS): `<stateDir>/routes.json` = {index, routes: {name: params}}.
+ * The embedded store (no CONSUL_ADDRESS): `<stateDir>/routes.json` = {index, routes: {name: params},
+ * certs: {name: PEM}} (mode 0600: it holds private keys).
  * Every write is read-modify-write of the whole file under a lock file (the CLI's `routes add` may
  * run while `serve` runs), written atomically (temp file, fsync, rename, fsync of the directory),
  * and bumps the persisted index. Watchers hear of this process's writes at once and of other
@@ -27,6 +29,13 @@ export interface FileStoreOptions {
 interface StoredFile {
   readonly index: number;
   readonly routes: Readonly<Record<string, unknown>>;
+  readonly certs: Readonly<Record<string, unknown>>;
+}
+
+/** What an edit changes in place. */
+interface StoredData {
+  readonly routes: Record<string, unknown>;
+  readonly certs: Record<string, unknown>;
 }
 
 interface Watcher {
@@ -36,7 +45,7 @@ interface Watcher {
 
 export const ROUTES_FILE = 'routes.json';
 
-type Edit = (routes: Record<string, unknown>) => boolean;
+type Edit = (data: StoredData) => boolean;
 
 interface PendingEdit {
   readonly edit: Edit;
@@ -70,7 +79,7 @@ export class FileStore implements SnapshotStore {
   /** Resolves with the index after the write; an unchanged route is not rewritten. */
   async put(params: RouteParams): Promise<number> {
     const serviceName = storeName(params.serviceName);
-    return this.change((routes) => {
+    return this.change(({ routes }) => {
       if (sameValue(routes[serviceName], params)) return false;
       routes[serviceName] = { ...params };
       return true;
@@ -79,9 +88,27 @@ export class FileStore implements SnapshotStore {
 
   async remove(serviceName: string): Promise<number> {
     const name = storeName(serviceName);
-    return this.change((routes) => {
+    return this.change(({ routes }) => {
       if (!Object.prototype.hasOwnProperty.call(routes, name)) return false;
       delete routes[name];
+      return true;
+    });
+  }
+
+  async putCert(name: string, pem: string): Promise<number> {
+    const key = parseCertName(name);
+    return this.change(({ certs }) => {
+      if (certs[key] === pem) return false;
+      certs[key] = pem;
+      return true;
+    });
+  }
+
+  async removeCert(name: string): Promise<number> {
+    const key = parseCertName(name);
+    return this.change(({ certs }) => {
+      if (!Object.prototype.hasOwnProperty.call(certs, key)) return false;
+      delete certs[key];
       return true;
     });
   }
@@ -141,11 +168,11 @@ export class FileStore implements SnapshotStore {
 
   private async rewrite(edits: readonly Edit[]): Promise<number[]> {
     const stored = await this.readFile();
-    const routes = { ...stored.routes };
+    const data = { routes: { ...stored.routes }, certs: { ...stored.certs } };
     let index = stored.index;
-    const indexes = edits.map((edit) => (edit(routes) ? ++index : index));
+    const indexes = edits.map((edit) => (edit(data) ? ++index : index));
     if (index === stored.index) return indexes;
-    await writeAtomic(this.file, `${JSON.stringify({ index, routes }, null, 2)}\n`);
+    await writeAtomic(this.file, `${JSON.stringify({ index, ...data }, null, 2)}\n`, PRIVATE_FILE_MODE);
     void this.refresh();
     return indexes;
   }
@@ -155,7 +182,7 @@ export class FileStore implements SnapshotStore {
     try {
       text = await fs.promises.readFile(this.file, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { index: 0, routes: {} };
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { index: 0, routes: {}, certs: {} };
       throw new StoreUnavailable(`cannot read ${this.file}: ${(error as Error).message}`);
     }
     return parseStoredFile(this.file, text);
@@ -236,7 +263,10 @@ export class FileStore implements SnapshotStore {
 
 function snapshotOf(stored: StoredFile): StoreSnapshot {
   const entries = Object.entries(stored.routes).map(([name, value]) => decodeValue(name, value));
-  return { index: stored.index, entries: sortEntries(entries) };
+  const certs = Object.entries(stored.certs)
+    .map(([name, pem]) => ({ name, pem: typeof pem === 'string' ? pem : '' }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { index: stored.index, entries: sortEntries(entries), certs };
 }
 
 function parseStoredFile(file: string, text: string): StoredFile {
@@ -247,10 +277,11 @@ function parseStoredFile(file: string, text: string): StoredFile {
     throw new StoreUnavailable(`${file} is not valid JSON (${(error as Error).message}); fix or remove it`);
   }
   if (typeof value !== 'object' || value === null) throw new StoreUnavailable(`${file} is not a JSON object`);
-  const { index, routes } = value as { index?: unknown; routes?: unknown };
+  const { index, routes, certs = {} } = value as { index?: unknown; routes?: unknown; certs?: unknown };
   if (typeof index !== 'number' || !Number.isInteger(index) || index < 0) throw new StoreUnavailable(`${file}: "index" is not a whole number`);
   if (typeof routes !== 'object' || routes === null || Array.isArray(routes)) throw new StoreUnavailable(`${file}: "routes" is not an object`);
-  return { index, routes: routes as Record<string, unknown> };
+  if (typeof certs !== 'object' || certs === null || Array.isArray(certs)) throw new StoreUnavailable(`${file}: "certs" is not an object`);
+  return { index, routes: routes as Record<string, unknown>, certs: certs as Record<string, unknown> };
 }
 
 function sameValue(stored: unknown, params: RouteParams): boolean {

@@ -5,7 +5,7 @@ import { DedupedStore } from './dedup';
 import { FileStore } from './file-store';
 import type { RouteStore } from './route-store';
 
-export type { RouteStore, SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
+export type { CertEntry, RouteStore, SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
 export { DedupedStore, SnapshotDedup, sameContent } from './dedup';
 export { ConsulStore } from './consul-store';
 export { FileStore } from './file-store';

@@ -20,6 +20,17 @@ export interface StoreEntry {
 export interface StoreSnapshot {
   readonly index: number;
   readonly entries: readonly StoreEntry[];
+  /** Stored certificates, sorted by name; absent means none. */
+  readonly certs?: readonly CertEntry[];
+}
+
+/**
+ * One stored certificate: its name and the PEM (chain and key) exactly as stored. Like a route,
+ * it is judged (certs/) by whoever uses it: a hand edit may have broken it. The PEM is a secret.
+ */
+export interface CertEntry {
+  readonly name: string;
+  readonly pem: string;
 }
 
 export interface StoreAddressHealth {
@@ -51,6 +62,10 @@ interface StoreAccess {
   put(params: RouteParams): Promise<number>;
   /** Delete the route; idempotent. Resolves with the store index after the delete. */
   remove(serviceName: string): Promise<number>;
+  /** Add or replace the certificate `name` (a validated, normalized PEM). Resolves with the store index. */
+  putCert(name: string, pem: string): Promise<number>;
+  /** Delete the certificate; idempotent. Resolves with the store index after the delete. */
+  removeCert(name: string): Promise<number>;
   health(): StoreHealth;
   close(): Promise<void>;
 }

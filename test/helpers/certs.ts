@@ -1,6 +1,8 @@
 import { execFileSync } from 'child_process';
 import { X509Certificate } from 'crypto';
 import * as fs from 'fs';
+import * as http2 from 'http2';
+import * as https from 'https';
 import * as path from 'path';
 import * as tls from 'tls';
 import { tempDir } from './tmp';
@@ -129,5 +131,75 @@ export function handshake(options: HandshakeOptions): Promise<Presented> {
       resolve(result);
     });
     socket.once('error', reject);
+  });
+}
+
+export interface HttpsAnswer {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+  readonly backend?: string;
+}
+
+export interface HttpsOptions {
+  readonly host?: string;
+  readonly port: number;
+  readonly servername: string;
+  readonly path: string;
+  /** The CA the client trusts: the request fails unless the server's certificate verifies. */
+  readonly ca: string;
+  readonly agent?: https.Agent;
+  readonly timeoutMs?: number;
+}
+
+/** One HTTPS request (HTTP/1.1) that verifies the certificate against `ca` and the SNI name. */
+export function httpsRequest(options: HttpsOptions): Promise<HttpsAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: options.host ?? '127.0.0.1',
+        port: options.port,
+        path: options.path,
+        servername: options.servername,
+        headers: { host: options.servername, ...(options.agent ? {} : { connection: 'close' }) },
+        ca: options.ca,
+        agent: options.agent ?? false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const header = res.headers['x-backend'];
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), backend: typeof header === 'string' ? header : undefined });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(options.timeoutMs ?? 5000, () => req.destroy(new Error(`HTTPS request to ${options.servername}:${options.port} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** One HTTP/2 request over TLS (ALPN h2), verified against `ca`; resolves with the status. */
+export function http2Request(options: Omit<HttpsOptions, 'agent'>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`https://${options.host ?? '127.0.0.1'}:${options.port}`, { ca: options.ca, servername: options.servername });
+    const timer = setTimeout(() => session.destroy(new Error('HTTP/2 request timed out')), options.timeoutMs ?? 5000);
+    session.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    const stream = session.request({ ':path': options.path, ':authority': options.servername });
+    stream.on('response', (headers) => {
+      stream.resume();
+      stream.on('end', () => {
+        clearTimeout(timer);
+        session.close();
+        resolve(Number(headers[':status']));
+      });
+    });
+    stream.on('error', reject);
+    stream.end();
   });
 }

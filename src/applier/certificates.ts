@@ -1,0 +1,55 @@
+import { certPaths, CertPaths, writeCertFiles } from '../certs/cert-files';
+import { certFiles, CertFiles, servingOrder } from '../certs/cert-plan';
+import { CertSync } from '../certs/cert-sync';
+import { Certificate, CertificateInfo, parseCertificate } from '../certs/certificate';
+import { RuntimeApi } from '../haproxy/runtime-api';
+import type { Logger } from '../logger';
+import type { TlsFiles } from '../render/types';
+import type { CertEntry } from '../store/route-store';
+import type { InvalidCert } from './applied-state';
+
+/** What the applier needs to serve certificates: where their files go, and the Runtime API. */
+export interface ApplierCerts {
+  readonly paths: CertPaths;
+  readonly sync: CertSync;
+  /** DEFAULT_CERT: the certificate for clients without SNI (or whose name no certificate has). */
+  readonly defaultName?: string;
+}
+
+export function applierCerts(stateDir: string, masterSocket: string, logger: Logger, defaultName?: string): ApplierCerts {
+  const paths = certPaths(stateDir);
+  return { paths, sync: new CertSync(paths, new RuntimeApi(masterSocket), logger), defaultName };
+}
+
+/** The certificates of one store snapshot, on disk and ready to go live. */
+export interface PreparedCerts {
+  readonly files: CertFiles;
+  readonly tls: TlsFiles | false;
+  readonly info: readonly CertificateInfo[];
+  readonly invalid: readonly InvalidCert[];
+}
+
+export const NO_CERTS: PreparedCerts = { files: new Map(), tls: false, info: [], invalid: [] };
+
+/**
+ * Judge the stored certificates (a hand edit may have broken one: it is left out and reported;
+ * an expired one is still served, /healthz reports it) and write the files of the valid ones, so
+ * that `haproxy -c` and any reload from now on see them.
+ */
+export async function prepareCerts(certs: ApplierCerts, entries: readonly CertEntry[], logger: Logger): Promise<PreparedCerts> {
+  const valid: Certificate[] = [];
+  const invalid: InvalidCert[] = [];
+  for (const entry of entries) {
+    try {
+      valid.push(parseCertificate(entry.name, entry.pem, { rejectExpired: false }));
+    } catch (error) {
+      invalid.push({ name: entry.name, reason: (error as Error).message });
+    }
+  }
+  if (invalid.length > 0) logger.warn({ certificates: invalid }, 'stored certificates left out: they are invalid');
+  const ordered = servingOrder(valid, certs.defaultName);
+  const files = certFiles(certs.paths, ordered);
+  await writeCertFiles(certs.paths, files);
+  const tls = ordered.length > 0 ? { defaultCert: certs.paths.defaultFile, crtList: certs.paths.crtList } : false;
+  return { files, tls, info: ordered.map((cert) => cert.info), invalid };
+}
