@@ -1,10 +1,10 @@
 import { StoreUnavailable } from '../errors';
+import { checkName } from '../route/values';
 import type { Logger } from '../logger';
 import type { RouteParams } from '../route/route';
 import { ConsulClient, ConsulResponse } from './consul-client';
 import { KvWatch } from './kv-watch';
 import { decodeRoute, encodeRoute, sortEntries, storeName } from './route-codec';
-import { parseCertName } from '../certs/certificate';
 import type { CertEntry, SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
 
 /**
@@ -96,13 +96,13 @@ export class ConsulStore implements SnapshotStore {
 
   /** Resolves with the Raft index of the write. */
   async putCert(name: string, pem: string): Promise<number> {
-    const key = `${this.certDirectory}${parseCertName(name)}`;
+    const key = `${this.certDirectory}${checkName('certName', name)}`;
     return this.transaction(`store certificate "${name}"`, [{ KV: { Verb: 'set', Key: key, Value: base64(pem) } }]);
   }
 
   /** Like remove(): set and delete in one transaction, for the index. */
   async removeCert(name: string): Promise<number> {
-    const key = `${this.certDirectory}${parseCertName(name)}`;
+    const key = `${this.certDirectory}${checkName('certName', name)}`;
     const operations = [{ KV: { Verb: 'set', Key: key, Value: '' } }, { KV: { Verb: 'delete', Key: key } }];
     return this.transaction(`remove certificate "${name}"`, operations);
   }
@@ -153,10 +153,11 @@ export class ConsulStore implements SnapshotStore {
       blocking,
       signal,
     });
-    if (response.status === 404) return { index: response.index, entries: [], certs: [] };
+    if (response.status === 404) return { index: response.index, entries: [] };
     if (response.status !== 200) throw refused('read the routes', response);
     const pairs = parseJson<KvPair[]>(response, 'read the routes');
-    return { index: response.index, entries: this.decode(pairs), certs: this.decodeCerts(pairs) };
+    const certs = this.decodeCerts(pairs);
+    return { index: response.index, entries: this.decode(pairs), ...(certs.length > 0 ? { certs } : {}) };
   }
 
   /** Certificates sorted by name; folder keys and keys deeper than one level are none. */

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { StoreUnavailable } from '../errors';
-import { parseCertName } from '../certs/certificate';
+import { checkName } from '../route/values';
 import { PRIVATE_FILE_MODE, writeAtomic } from '../files/atomic-write';
 import type { Logger } from '../logger';
 import type { RouteParams } from '../route/route';
@@ -96,7 +96,7 @@ export class FileStore implements SnapshotStore {
   }
 
   async putCert(name: string, pem: string): Promise<number> {
-    const key = parseCertName(name);
+    const key = checkName('certName', name);
     return this.change(({ certs }) => {
       if (certs[key] === pem) return false;
       certs[key] = pem;
@@ -105,7 +105,7 @@ export class FileStore implements SnapshotStore {
   }
 
   async removeCert(name: string): Promise<number> {
-    const key = parseCertName(name);
+    const key = checkName('certName', name);
     return this.change(({ certs }) => {
       if (!Object.prototype.hasOwnProperty.call(certs, key)) return false;
       delete certs[key];
@@ -266,7 +266,7 @@ function snapshotOf(stored: StoredFile): StoreSnapshot {
   const certs = Object.entries(stored.certs)
     .map(([name, pem]) => ({ name, pem: typeof pem === 'string' ? pem : '' }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { index: stored.index, entries: sortEntries(entries), certs };
+  return { index: stored.index, entries: sortEntries(entries), ...(certs.length > 0 ? { certs } : {}) };
 }
 
 function parseStoredFile(file: string, text: string): StoredFile {
