@@ -102,15 +102,30 @@ function routesCommand(y: Argv): Argv {
 
 function certsCommand(y: Argv): Argv {
   return withSettingFlags(y)
-    .command('list', 'Print one line per stored certificate (name, subject, SANs, issuer, notAfter; never a key).', {}, run(async (settings) => {
-      for (const line of await listCerts(settings)) process.stdout.write(`${line}\n`);
-    }))
-    .command('add <certName> <file>', 'Validate a PEM file (certificate chain and private key) and store it as certificate certName.', {}, run(async (settings, argv) => {
-      process.stdout.write(`${await addCert(settings, String(argv.certName), String(argv.file))}\n`);
-    }))
-    .command('remove <certName>', 'Remove a stored certificate (succeeds when it is absent).', {}, run(async (settings, argv) => {
-      process.stdout.write(`${await removeCert(settings, String(argv.certName))}\n`);
-    }))
+    .command(
+      'list',
+      'Print one line per stored certificate (name, subject, SANs, issuer, notAfter; never a key).',
+      {},
+      run(async (settings) => {
+        for (const line of await listCerts(settings)) process.stdout.write(`${line}\n`);
+      }),
+    )
+    .command(
+      'add <certName> <file>',
+      'Validate a PEM file (certificate chain and private key) and store it as certificate certName.',
+      {},
+      run(async (settings, argv) => {
+        process.stdout.write(`${await addCert(settings, String(argv.certName), String(argv.file))}\n`);
+      }),
+    )
+    .command(
+      'remove <certName>',
+      'Remove a stored certificate (succeeds when it is absent).',
+      {},
+      run(async (settings, argv) => {
+        process.stdout.write(`${await removeCert(settings, String(argv.certName))}\n`);
+      }),
+    )
     .demandCommand(1, 'certs needs a subcommand: list, add or remove');
 }
 

@@ -39,7 +39,10 @@ export function healthOf(sources: HealthSources): HealthReport {
   if (problems.length > 0) return { healthy: false, message: problems.join('; '), details };
   const invalidNote = state.invalid.length > 0 ? `; ${state.invalid.length} invalid routes left out` : '';
   const expiring = details.certs.expiringSoon;
-  const expiryNote = expiring.length > 0 ? `; degraded: certificates expiring within ${EXPIRY_WARNING_DAYS} days: ${expiring.map((c) => `${c.name} (${c.notAfter})`).join(', ')}` : '';
+  const expiryNote =
+    expiring.length > 0
+      ? `; degraded: certificates expiring within ${EXPIRY_WARNING_DAYS} days: ${expiring.map((c) => `${c.name} (${c.notAfter})`).join(', ')}`
+      : '';
   const invalidCertNote = details.certs.invalid.length > 0 ? `; ${details.certs.invalid.length} invalid certificates left out` : '';
   return { healthy: true, message: `serving ${state.routes.length} routes${invalidNote}${expiryNote}${invalidCertNote}`, details };
 }

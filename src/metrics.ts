@@ -26,7 +26,9 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
     this.reloads = new Counter({
       name: `${PREFIX}reloads_total`,
-      help: 'Apply attempts by outcome (success: reloaded; runtime: certificates changed through the Runtime API without a reload; skipped when nothing changed; rejected by haproxy -c; failed reload).',
+      help:
+        'Apply attempts by outcome (success: reloaded; runtime: certificates changed through the Runtime API without a reload; ' +
+        'skipped when nothing changed; rejected by haproxy -c; failed reload).',
       labelNames: ['outcome'],
       registers,
     });
@@ -121,7 +123,8 @@ export class Metrics {
     this.reloads.inc({ outcome: report.outcome });
     if (report.outcome === 'skipped') return;
     this.reloadDuration.observe(report.durationMs / 1000);
-    if ((report.outcome === 'success' || report.outcome === 'runtime') && report.changeToLiveMs !== undefined) this.changeToLive.observe(report.changeToLiveMs / 1000);
+    if ((report.outcome === 'success' || report.outcome === 'runtime') && report.changeToLiveMs !== undefined)
+      this.changeToLive.observe(report.changeToLiveMs / 1000);
   }
 
   async text(): Promise<string> {

@@ -16,7 +16,14 @@ export interface SettingDefinition {
 }
 
 /** Mozilla's "intermediate" TLS 1.2 ciphers: forward secrecy and AEAD only. */
-const DEFAULT_CIPHERS = 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305';
+const DEFAULT_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
 
 const def = (env: string, defaultText: string, description: string): SettingDefinition => ({
   env,
@@ -38,8 +45,17 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   def('LISTEN_ADDRESS', '0.0.0.0:8080', 'Where the HTTP API listens (host:port). Peers are called on the same port.'),
   def('BIND_ADDRESS', '*', "The address HAProxy's frontends bind to."),
   def('DEFAULT_PORTS', '80,443:ssl', 'Comma-separated ports of the HTTP frontend (DFP syntax: 80,443:ssl). A :ssl port is bound once a certificate is stored.'),
-  def('DEFAULT_CERT', '(unset)', 'Name of the certificate for TLS clients without SNI (or with a name no certificate has); unset: the first certificate by name.'),
-  def('CERTS_DIR', '(unset)', 'A folder of PEM files (chain and key) stored as certificates at start, e.g. /run/secrets: files named cert-<name> or cert_<name> (Docker secrets, as DFP), or <name>.pem.'),
+  def(
+    'DEFAULT_CERT',
+    '(unset)',
+    'Name of the certificate for TLS clients without SNI (or with a name no certificate has); unset: the first certificate by name.',
+  ),
+  def(
+    'CERTS_DIR',
+    '(unset)',
+    'A folder of PEM files (chain and key) stored as certificates at start, e.g. /run/secrets: ' +
+      'files named cert-<name> or cert_<name> (Docker secrets, as DFP), or <name>.pem.',
+  ),
   def('SSL_BIND_OPTIONS', 'ssl-min-ver TLSv1.2', 'HAProxy bind options added to every :ssl port.'),
   def('SSL_BIND_CIPHERS', DEFAULT_CIPHERS, 'TLS 1.2 cipher list of the :ssl ports (TLS 1.3 uses its own safe defaults).'),
   def('STATE_DIR', './state', 'File store, rendered config, last-known-good config, HAProxy sockets and pid.'),

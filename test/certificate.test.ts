@@ -54,7 +54,9 @@ describe('parseCertificate', () => {
     expect(refusal(() => parseCertificate('x', 'hello', { rejectExpired: true })).message).toMatch(/^cert: does not parse: no PEM CERTIFICATE/);
     expect(refusal(() => parseCertificate('x', issued.cert, { rejectExpired: true })).message).toMatch(/^cert: does not parse: no PEM PRIVATE KEY/);
     const garbage = '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n';
-    expect(refusal(() => parseCertificate('x', `${garbage}${issued.key}`, { rejectExpired: true })).message).toMatch(/^cert: does not parse: CERTIFICATE block 1/);
+    expect(refusal(() => parseCertificate('x', `${garbage}${issued.key}`, { rejectExpired: true })).message).toMatch(
+      /^cert: does not parse: CERTIFICATE block 1/,
+    );
     const badKey = '-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n';
     const error = refusal(() => parseCertificate('x', `${issued.cert}${badKey}`, { rejectExpired: true }));
     expect(error.parameter).toBe('cert');

@@ -41,7 +41,13 @@ beforeAll(async () => {
   const apiPort = await freePort('127.0.0.2');
   const httpPort = await freePort('127.0.0.2');
   httpsPort = await freePort('127.0.0.2');
-  const env = { CONSUL_ADDRESS: consul.address, DNS_SERVER: dns.address, SERVICE_NAME: 'proxy', DEFAULT_PORTS: `${httpPort},${httpsPort}:ssl`, DISTRIBUTE_TIMEOUT_MS: '5000' };
+  const env = {
+    CONSUL_ADDRESS: consul.address,
+    DNS_SERVER: dns.address,
+    SERVICE_NAME: 'proxy',
+    DEFAULT_PORTS: `${httpPort},${httpsPort}:ssl`,
+    DISTRIBUTE_TIMEOUT_MS: '5000',
+  };
   replicas = await Promise.all(HOSTS.map((host) => startSidecar({ host, apiPort, httpPort, stateDir: tempDir('https-replica-'), env })));
   const route = `serviceName=app&servicePath=/app&port=${backend.port}&outboundHostname=127.0.0.1`;
   expect((await replicas[0].call(`${BASE}/reconfigure?${route}&distribute=true`)).status).toBe(200);
@@ -86,7 +92,14 @@ it('replaces a certificate on all three with zero failed requests on keep-alive 
   let running = true;
   const client = async (i: number) => {
     while (running) {
-      const answer = await httpsRequest({ host: replicas[i].host, port: httpsPort, servername: 'app.test', path: '/app/ka', ca: ca.cert, agent: agents[i] }).catch(() => undefined);
+      const answer = await httpsRequest({
+        host: replicas[i].host,
+        port: httpsPort,
+        servername: 'app.test',
+        path: '/app/ka',
+        ca: ca.cert,
+        agent: agents[i],
+      }).catch(() => undefined);
       if (answer?.status === 200) ok++;
       else failed++;
     }

@@ -183,7 +183,11 @@ it('adds, lists and removes certificates from the CLI on the same store; the run
   const added = run('add', 'cli', path.join(dir, 'cli.pem'));
   expect(added.status).toBe(0);
   expect(added.stdout).toMatch(/stored certificate cli \(CN=cli.test/);
-  await waitFor('the CLI certificate to be served', async () => (await handshake({ port: httpsPort, servername: 'cli.test' })).fingerprint === cli.fingerprint, 10000);
+  await waitFor(
+    'the CLI certificate to be served',
+    async () => (await handshake({ port: httpsPort, servername: 'cli.test' })).fingerprint === cli.fingerprint,
+    10000,
+  );
   const listed = run('list');
   expect(listed.stdout).toMatch(/^cli subject="CN=cli.test" sans="DNS:cli.test"/m);
   expect(listed.stdout).not.toMatch(/PRIVATE KEY/);
@@ -192,7 +196,11 @@ it('adds, lists and removes certificates from the CLI on the same store; the run
   expect(refused.status).toBe(2);
   expect(refused.stderr).toMatch(/the private key does not match the certificate/);
   expect(run('remove', 'cli').status).toBe(0);
-  await waitFor('the CLI certificate to be gone', async () => (await handshake({ port: httpsPort, servername: 'cli.test' })).fingerprint === shop.fingerprint, 10000);
+  await waitFor(
+    'the CLI certificate to be gone',
+    async () => (await handshake({ port: httpsPort, servername: 'cli.test' })).fingerprint === shop.fingerprint,
+    10000,
+  );
 });
 
 it('never writes a private key to the log, and keeps the files 0600', () => {
@@ -212,7 +220,11 @@ it('stores the certificates of CERTS_DIR at start (Docker secrets cert-<name>) a
   const [port, plainPort] = [await freePort(), await freePort()];
   const other = await startSidecar({ httpPort: plainPort, env: { DEFAULT_PORTS: `${plainPort},${port}:ssl`, CERTS_DIR: dir } });
   try {
-    await waitFor('the CERTS_DIR certificate to be served', async () => (await handshake({ port, servername: 'secret.test' })).fingerprint === secret.fingerprint, 10000);
+    await waitFor(
+      'the CERTS_DIR certificate to be served',
+      async () => (await handshake({ port, servername: 'secret.test' })).fingerprint === secret.fingerprint,
+      10000,
+    );
     const names = JSON.parse((await other.call(`${BASE}/certs`)).body).certs.map((c: { name: string }) => c.name);
     expect(names).toEqual(['secret']);
     expect(other.logs()).toMatch(/certificate from CERTS_DIR refused.*"certName":"broken"|"certName":"broken".*certificate from CERTS_DIR refused/);

@@ -84,7 +84,11 @@ export class Distributor {
   }
 
   private async sharedPeers(): Promise<readonly string[]> {
-    if (!this.sharedStore) throw new InvalidParameter('distribute', 'certificates are distributed through a shared store (CONSUL_ADDRESS); with the file store, send the certificate to each replica');
+    if (!this.sharedStore)
+      throw new InvalidParameter(
+        'distribute',
+        'certificates are distributed through a shared store (CONSUL_ADDRESS); with the file store, send the certificate to each replica',
+      );
     return this.options.peers.lookup();
   }
 

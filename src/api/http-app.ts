@@ -112,7 +112,11 @@ export function createHttpApp(options: ApiOptions): express.Express {
   app.get(`${BASE}/certs`, async (_req, res) => {
     const stored = await certs.list();
     const served = applier.state().certs ?? [];
-    reply(res, 200, `${stored.certs.length} certificates`, { certs: stored.certs, invalid: stored.invalid, default: served.length > 0 ? served[0].name : null });
+    reply(res, 200, `${stored.certs.length} certificates`, {
+      certs: stored.certs,
+      invalid: stored.invalid,
+      default: served.length > 0 ? served[0].name : null,
+    });
   });
 
   app.all(`${BASE}/reload`, async (_req, res) => {

@@ -272,7 +272,14 @@ export class Applier {
       const outcome = error instanceof ConfigRejected ? 'rejected' : 'failed';
       return this.finish(outcome, started, snapshot.index, parsed.routes.length, parsed.invalid, error as Error);
     }
-    const state: AppliedState = { index: snapshot.index, routes: plan.routes, invalid: plan.invalid, config: plan.config, certs: certs.info, invalidCerts: certs.invalid };
+    const state: AppliedState = {
+      index: snapshot.index,
+      routes: plan.routes,
+      invalid: plan.invalid,
+      config: plan.config,
+      certs: certs.info,
+      invalidCerts: certs.invalid,
+    };
     if (!force && plan.config === this.live.config) {
       // The config stays; certificates may still change, through the Runtime API when it can.
       const certChange = this.options.certs ? await this.options.certs.sync.apply(certs.files) : 'none';
@@ -280,7 +287,15 @@ export class Applier {
         if (plan.candidate) await fs.promises.rm(plan.candidate, { force: true });
         this.publish(state);
         const changeToLiveMs = certChange === 'applied' && firstAt !== undefined ? Date.now() - firstAt : undefined;
-        return this.finish(certChange === 'applied' ? 'runtime' : 'skipped', started, snapshot.index, plan.routes.length, plan.invalid, undefined, changeToLiveMs);
+        return this.finish(
+          certChange === 'applied' ? 'runtime' : 'skipped',
+          started,
+          snapshot.index,
+          plan.routes.length,
+          plan.invalid,
+          undefined,
+          changeToLiveMs,
+        );
       }
     }
     try {

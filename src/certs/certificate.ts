@@ -133,5 +133,8 @@ function describe(name: string, leaf: X509Certificate): CertificateInfo {
 
 /** `C=DE\nCN=example.com` -> `C=DE, CN=example.com`. */
 function oneLine(distinguishedName: string): string {
-  return distinguishedName.split('\n').filter((part) => part !== '').join(', ');
+  return distinguishedName
+    .split('\n')
+    .filter((part) => part !== '')
+    .join(', ');
 }

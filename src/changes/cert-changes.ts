@@ -39,7 +39,8 @@ export class CertChanges {
   /** Validate without storing (the first half of a PUT). */
   prepare(certName: unknown, pem: unknown): Certificate {
     const name = parseCertName(typeof certName === 'string' ? certName : undefined);
-    if (typeof pem !== 'string' || pem.trim() === '') throw new InvalidParameter('cert', 'the request body must be the PEM: the certificate chain and its private key');
+    if (typeof pem !== 'string' || pem.trim() === '')
+      throw new InvalidParameter('cert', 'the request body must be the PEM: the certificate chain and its private key');
     return parseCertificate(name, pem, { rejectExpired: true });
   }
 

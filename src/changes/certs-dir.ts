@@ -24,7 +24,10 @@ export function certNameOfFile(file: string): string | undefined {
 export async function importCertsDir(dir: string, certs: CertChanges, logger: Logger): Promise<void> {
   let files: string[];
   try {
-    files = (await fs.promises.readdir(dir, { withFileTypes: true })).filter((entry) => entry.isFile() || entry.isSymbolicLink()).map((entry) => entry.name).sort();
+    files = (await fs.promises.readdir(dir, { withFileTypes: true }))
+      .filter((entry) => entry.isFile() || entry.isSymbolicLink())
+      .map((entry) => entry.name)
+      .sort();
   } catch (error) {
     logger.error({ dir, err: (error as Error).message }, 'CERTS_DIR cannot be read; no certificates imported');
     return;

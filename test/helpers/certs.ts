@@ -70,7 +70,27 @@ export function issueCert(ca: TestCa, names: readonly string[], options: IssueOp
   serial += 1;
   const serialHex = `${Date.now().toString(16)}${serial.toString(16).padStart(4, '0')}`;
   // `-days -1` is accepted and makes notAfter lie before notBefore: an expired certificate.
-  openssl(['x509', '-req', '-in', 'leaf.csr', '-CA', ca.certPath, '-CAkey', ca.keyPath, '-set_serial', `0x${serialHex}`, '-days', String(options.days ?? 30), '-extfile', 'leaf.ext', '-out', 'leaf.crt'], dir);
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'leaf.csr',
+      '-CA',
+      ca.certPath,
+      '-CAkey',
+      ca.keyPath,
+      '-set_serial',
+      `0x${serialHex}`,
+      '-days',
+      String(options.days ?? 30),
+      '-extfile',
+      'leaf.ext',
+      '-out',
+      'leaf.crt',
+    ],
+    dir,
+  );
   const cert = fs.readFileSync(path.join(dir, 'leaf.crt'), 'utf8');
   const key = fs.readFileSync(keyPath, 'utf8');
   fs.rmSync(dir, { recursive: true, force: true });
@@ -170,7 +190,12 @@ export function httpsRequest(options: HttpsOptions): Promise<HttpsAnswer> {
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {
           const header = res.headers['x-backend'];
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), backend: typeof header === 'string' ? header : undefined });
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+            backend: typeof header === 'string' ? header : undefined,
+          });
         });
         res.on('error', reject);
       },
