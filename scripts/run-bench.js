@@ -31,6 +31,8 @@ const SCENARIOS = [
   { name: 'render', script: 'bench/render.js', limitS: 120, outputs: ['render'] },
   { name: 'reconfigure', script: 'bench/reconfigure.js', limitS: 480, outputs: ['reconfigure', 'floor', 'memory'] },
   { name: 'kv-edit', script: 'bench/kv-edit.js', limitS: 480, outputs: ['kv-edit'] },
+  // Certificate change to live on three replicas (Runtime API, no reload) beside a route change.
+  { name: 'cert-change', script: 'bench/cert-change.js', limitS: 480, outputs: ['cert-change'] },
   { name: 'burst', script: 'bench/burst.js', limitS: 420, outputs: ['burst'] },
   // 100 reloads under load and the requests that failed (with its own small-config floor).
   { name: 'reload', script: 'bench/reload.js', limitS: 300, outputs: ['reload'] },

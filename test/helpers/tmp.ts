@@ -12,7 +12,7 @@ export function tempDir(prefix = 'haproxy-sidecar-'): string {
 }
 
 export function removeTempDirs(): void {
-  for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 }
 
 process.on('exit', removeTempDirs);
