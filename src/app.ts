@@ -121,9 +121,11 @@ async function listen(app: http.RequestListener, settings: Settings): Promise<ht
 export async function serve(settings: Settings): Promise<number> {
   const logger = createLogger(settings.logLevel);
   const sidecar = await Sidecar.start(settings, logger);
+  // `on`, not `once`: the handlers stay while the stop runs, so a second signal cannot end the
+  // process half-way (with no handler left, Node would die of it).
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
+    process.on('SIGTERM', () => resolve('SIGTERM'));
+    process.on('SIGINT', () => resolve('SIGINT'));
   });
   logger.info({ signal }, 'signal received');
   await sidecar.stop();

@@ -1,30 +1,8 @@
-import * as fs from 'fs';
-import * as path from 'path';
 import { Backend, startBackend } from './helpers/backends';
+import { masterPids } from './helpers/haproxy-procs';
 import { waitFor } from './helpers/ports';
 import { RunningSidecar, startSidecar } from './helpers/sidecar';
 import { tempDir } from './helpers/tmp';
-
-function masterPids(stateDir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = fs.readFileSync(path.join('/proc', entry, 'cmdline'), 'utf8').split('\0');
-      const stat = fs.readFileSync(path.join('/proc', entry, 'stat'), 'utf8');
-      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const isHaproxy = path.basename(cmdline[0]) === 'haproxy' && cmdline.some((arg) => arg.startsWith(stateDir));
-      const parentIsHaproxy = fs
-        .readFileSync(path.join('/proc', String(parent), 'cmdline'), 'utf8')
-        .split('\0')
-        .some((arg) => arg.startsWith(stateDir));
-      if (isHaproxy && !parentIsHaproxy) pids.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return pids;
-}
 
 describe('a sidecar that crashed and is started again on the same state', () => {
   let backend: Backend;

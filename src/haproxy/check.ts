@@ -26,7 +26,7 @@ export function usefulAlerts(output: string): string {
 /** `haproxy -c -f path`: resolves when HAProxy accepts the file, throws ConfigRejected otherwise. */
 export async function checkConfig(bin: string, configPath: string): Promise<void> {
   let result: execa.ExecaReturnValue;
-  const child = execa(bin, ['-c', '-f', configPath], { reject: false, all: true });
+  const child = execa(bin, ['-c', '-f', configPath], { reject: false, all: true, cleanup: false }); // cleanup: see process.ts
   // Our own timer: execa 5's `timeout` option leaves its timer running when the spawn fails.
   const timer = setTimeout(() => child.kill('SIGKILL'), CHECK_TIMEOUT_MS);
   try {

@@ -119,9 +119,12 @@ export class ChildHaproxy implements HaproxyControl {
       stdio: ['ignore', 'pipe', 'pipe'],
       buffer: false,
       reject: false,
-      // execa kills the child if Node exits without stop(): no orphaned HAProxy.
-      cleanup: true,
+      // Not execa's `cleanup`: its signal-exit hook re-registers after each restart of the
+      // master, behind serve's SIGTERM handler, then re-raises SIGTERM and kills the sidecar in
+      // the middle of its graceful stop. The exit hook below keeps the "no orphaned HAProxy".
+      cleanup: false,
     });
+    killAtExit(child);
     this.child = child;
     this.ready = false;
     this.startedAt = Date.now();
@@ -155,6 +158,13 @@ export class ChildHaproxy implements HaproxyControl {
     const exit: HaproxyExit = { code, signal, uptimeMs: Date.now() - this.startedAt };
     for (const listener of this.exitListeners) listener(exit);
   }
+}
+
+/** If Node exits without stop() (an uncaught error), the master does not outlive it. */
+function killAtExit(child: execa.ExecaChildProcess): void {
+  const kill = () => child.kill('SIGTERM');
+  process.on('exit', kill);
+  child.once('exit', () => process.removeListener('exit', kill));
 }
 
 async function settles(promise: Promise<void>, ms: number): Promise<boolean> {
