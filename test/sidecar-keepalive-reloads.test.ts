@@ -84,6 +84,8 @@ it(`fails no request of ${CLIENTS} keep-alive clients while ${RELOADS} routes ar
   const failed = results.flatMap((r) => r.failed);
   console.log(`keep-alive clients across ${RELOADS} reloads: ${ok} ok, ${failed.length} failed`);
   expect((await sidecar.through(`/churn-${RELOADS - 1}/x`)).backend).toBe('churn');
+  // Stopped here, not only in afterAll: the shared clean-up may remove the state dir first.
+  await sidecar.stop();
   expect(ok).toBeGreaterThan(RELOADS);
   expect(failed).toEqual([]);
 }, 240000);
