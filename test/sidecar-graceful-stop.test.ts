@@ -48,7 +48,11 @@ it('stops gracefully after its HAProxy master was restarted: the request in flig
   const answer = await inFlight;
 
   expect(answer).toMatchObject({ status: 200, backend: 'slow' });
-  const messages = running.logs().split('\n').filter((line) => line.startsWith('{')).map((line) => (JSON.parse(line) as { msg: string }).msg);
+  const messages = running
+    .logs()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => (JSON.parse(line) as { msg: string }).msg);
   expect(messages).toContain('stopping');
   expect(messages).toContain('stopped');
   expect(masterPids(running.stateDir)).toEqual([]);

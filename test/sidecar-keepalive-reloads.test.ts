@@ -75,7 +75,9 @@ it(`fails no request of ${CLIENTS} keep-alive clients while ${RELOADS} routes ar
   let running = true;
   const clients = Array.from({ length: CLIENTS }, () => keepAliveClient(`${sidecar.proxy}/stable/x`, () => running));
   for (let i = 0; i < RELOADS; i += 1) {
-    const answer = await sidecar.call(`${BASE}/reconfigure?serviceName=churn-${i}&servicePath=/churn-${i}&port=${churn.port}&outboundHostname=127.0.0.1`, { timeoutMs: 30000 });
+    const answer = await sidecar.call(`${BASE}/reconfigure?serviceName=churn-${i}&servicePath=/churn-${i}&port=${churn.port}&outboundHostname=127.0.0.1`, {
+      timeoutMs: 30000,
+    });
     expect(answer.status).toBe(200);
   }
   running = false;

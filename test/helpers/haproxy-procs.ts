@@ -14,7 +14,10 @@ export function masterPids(stateDir: string): number[] {
       const stat = fs.readFileSync(path.join('/proc', entry, 'stat'), 'utf8');
       const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       const isHaproxy = path.basename(cmdline[0]) === 'haproxy' && cmdline.some((arg) => arg.startsWith(stateDir));
-      const parentIsHaproxy = fs.readFileSync(path.join('/proc', String(parent), 'cmdline'), 'utf8').split('\0').some((arg) => arg.startsWith(stateDir));
+      const parentIsHaproxy = fs
+        .readFileSync(path.join('/proc', String(parent), 'cmdline'), 'utf8')
+        .split('\0')
+        .some((arg) => arg.startsWith(stateDir));
       if (isHaproxy && !parentIsHaproxy) pids.push(Number(entry));
     } catch {
       // The process ended while we looked.
