@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
+import { answerClientErrorsWithJson } from './api/client-errors';
 import { createHttpApp } from './api/http-app';
 import { Distributor } from './api/distribute';
 import { PeerDirectory } from './api/peers';
@@ -14,7 +15,7 @@ import { healthOf } from './health';
 import { createLogger, Logger } from './logger';
 import { Metrics } from './metrics';
 import { loadTemplates, watchTemplates } from './render';
-import type { Settings } from './settings';
+import { checkServeSettings, Settings } from './settings';
 import { createStore } from './store';
 import type { RouteStore } from './store/route-store';
 
@@ -110,6 +111,7 @@ function sslPortsNotice(settings: Settings, applier: Applier, logger: Logger): (
 
 async function listen(app: http.RequestListener, settings: Settings): Promise<http.Server> {
   const server = http.createServer(app);
+  answerClientErrorsWithJson(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.listen.port, settings.listen.host, () => resolve());
@@ -119,6 +121,7 @@ async function listen(app: http.RequestListener, settings: Settings): Promise<ht
 
 /** `serve`: run until SIGTERM or SIGINT, then stop HAProxy and everything else cleanly. */
 export async function serve(settings: Settings): Promise<number> {
+  checkServeSettings(settings);
   const logger = createLogger(settings.logLevel);
   const sidecar = await Sidecar.start(settings, logger);
   // `on`, not `once`: the handlers stay while the stop runs, so a second signal cannot end the

@@ -6,7 +6,7 @@ import { SidecarError } from './errors';
 import { serve } from './app';
 import { addCert, addRoute, listCerts, listRoutes, removeCert, removeRoute, renderCurrent, validateCurrent } from './commands';
 import { paramsFromArgs } from './route/params';
-import { loadSettings, RawSettings, SETTING_DEFINITIONS, Settings } from './settings';
+import { CONFIG_SETTINGS, loadSettings, RawSettings, SETTING_DEFINITIONS, Settings, STORE_SETTINGS } from './settings';
 
 /**
  * Exit codes scripts can rely on:
@@ -35,9 +35,10 @@ function settingsFrom(argv: Flags): Settings {
   return loadSettings(raw as RawSettings);
 }
 
-function withSettingFlags<T>(command: Argv<T>): Argv<T> {
+/** The flags of the settings `only` names (all of them for serve); other flags are refused as unknown. */
+function withSettingFlags<T>(command: Argv<T>, only?: readonly string[]): Argv<T> {
   let result = command;
-  for (const definition of SETTING_DEFINITIONS) {
+  for (const definition of SETTING_DEFINITIONS.filter((d) => only === undefined || only.includes(d.env))) {
     result = result.option(definition.flag, {
       type: 'string',
       group: 'Settings (each also an environment variable; a flag wins):',
@@ -72,7 +73,7 @@ function routeArguments(values: unknown): Record<string, string> {
 }
 
 function routesCommand(y: Argv): Argv {
-  return withSettingFlags(y)
+  return withSettingFlags(y, STORE_SETTINGS)
     .command(
       'list',
       'Print one line per stored route (name=value pairs; passwords hidden).',
@@ -101,7 +102,7 @@ function routesCommand(y: Argv): Argv {
 }
 
 function certsCommand(y: Argv): Argv {
-  return withSettingFlags(y)
+  return withSettingFlags(y, STORE_SETTINGS)
     .command(
       'list',
       'Print one line per stored certificate (name, subject, SANs, issuer, notAfter; never a key).',
@@ -133,11 +134,11 @@ export function main(args: string[]): void {
   yargs(args)
     .scriptName('haproxy-sidecar')
     .usage('$0 <command> [options]\n\nKeeps HAProxy routes in Consul KV (or a local file store) and reloads HAProxy hitlessly.')
-    .command('serve', 'Run the sidecar: HAProxy, the store watch and the HTTP API.', withSettingFlags, run(serve))
+    .command('serve', 'Run the sidecar: HAProxy, the store watch and the HTTP API.', (y) => withSettingFlags(y), run(serve))
     .command(
       'render',
       'Print the haproxy.cfg the current store would produce (dry run).',
-      withSettingFlags,
+      (y) => withSettingFlags(y, CONFIG_SETTINGS),
       run(async (settings) => {
         process.stdout.write(await renderCurrent(settings));
       }),
@@ -145,7 +146,7 @@ export function main(args: string[]): void {
     .command(
       'validate',
       'Render and check with haproxy -c; exit 0, or 1 with the reason.',
-      withSettingFlags,
+      (y) => withSettingFlags(y, CONFIG_SETTINGS),
       run(async (settings) => {
         process.stdout.write(`${await validateCurrent(settings)}\n`);
       }),

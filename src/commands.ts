@@ -3,6 +3,7 @@ import { CertChanges, RouteChanges, RouteChecker, StoredRoutesChecker } from './
 import { checkConfigText } from './haproxy/check';
 import { loadTemplates, Templates } from './render';
 import { parseEntries } from './route/entries';
+import { redactParams } from './route/redact';
 import type { RouteParams } from './route/route';
 import type { Settings } from './settings';
 import { createStore } from './store';
@@ -41,17 +42,10 @@ export async function validateCurrent(settings: Settings): Promise<string> {
 }
 
 function describeRoute(params: RouteParams): string {
-  const pairs = Object.entries(params)
+  const pairs = Object.entries(redactParams(params))
     .filter(([name]) => name !== 'serviceName')
-    .map(([name, value]) => (name.startsWith('users') ? `${name}=${hidePasswords(value)}` : `${name}=${value}`));
+    .map(([name, value]) => `${name}=${value}`);
   return [params.serviceName, ...pairs].join(' ');
-}
-
-function hidePasswords(users: string): string {
-  return users
-    .split(',')
-    .map((user) => `${user.split(':')[0]}:***`)
-    .join(',');
 }
 
 export async function listRoutes(settings: Settings): Promise<string[]> {

@@ -113,6 +113,36 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   def('REQUEST_TIMEOUT_MS', '5000', 'Timeout of one request to Consul (blocking watch queries add their wait) or to a peer.'),
 ];
 
+/** The settings of the store: all that `routes` uses. */
+export const STORE_SETTINGS: readonly string[] = ['CONSUL_ADDRESS', 'CONSUL_TOKEN', 'PROXY_INSTANCE_NAME', 'STATE_DIR', 'REQUEST_TIMEOUT_MS'];
+
+/** The store's settings and those that shape the rendered haproxy.cfg: what `render` and `validate` use. */
+export const CONFIG_SETTINGS: readonly string[] = [
+  ...STORE_SETTINGS,
+  'BIND_ADDRESS',
+  'DEFAULT_PORTS',
+  'SSL_BIND_OPTIONS',
+  'SSL_BIND_CIPHERS',
+  'TEMPLATES_DIR',
+  'HAPROXY_BIN',
+  'HAPROXY_RESOLVERS',
+  'TIMEOUT_CONNECT',
+  'TIMEOUT_CLIENT',
+  'TIMEOUT_SERVER',
+  'TIMEOUT_QUEUE',
+  'TIMEOUT_TUNNEL',
+  'TIMEOUT_HTTP_REQUEST',
+  'TIMEOUT_HTTP_KEEP_ALIVE',
+  'HARD_STOP_AFTER',
+  'STATS_USER',
+  'STATS_PASS',
+  'STATS_URI',
+  'STATS_PORT',
+];
+
+/** HAProxy's master CLI socket in STATE_DIR, when the sidecar runs HAProxy itself. */
+export const MASTER_SOCKET_NAME = 'master.sock';
+
 export interface HostPort {
   readonly host: string;
   readonly port: number;
@@ -346,4 +376,33 @@ export function loadSettings(raw: RawSettings = process.env, cwd: string = proce
     distributeTimeoutMs: integer(raw, 'DISTRIBUTE_TIMEOUT_MS', 10000, 100, 600000),
     requestTimeoutMs: integer(raw, 'REQUEST_TIMEOUT_MS', 5000, 100, 600000),
   };
+}
+
+/** sun_path is 108 bytes on Linux, the last one a NUL. */
+const MAX_SOCKET_PATH = 107;
+/** HAProxy binds a UNIX socket as `<path>.<pid>.tmp` and renames it: room for a 7-digit pid. */
+const HAPROXY_BIND_SUFFIX = '.1234567.tmp'.length;
+
+/**
+ * What `serve` needs beyond loadSettings: the UNIX socket paths it will use must fit in a socket
+ * address, or HAProxy fails to start with a message that names no setting.
+ */
+export function checkServeSettings(settings: Settings): void {
+  if (settings.haproxyMasterSocket !== undefined) {
+    if (Buffer.byteLength(settings.haproxyMasterSocket) > MAX_SOCKET_PATH) {
+      throw new InvalidSetting(
+        'HAPROXY_MASTER_SOCKET',
+        `"${settings.haproxyMasterSocket}" is longer than the ${MAX_SOCKET_PATH} bytes a UNIX socket path may have`,
+      );
+    }
+    return;
+  }
+  const socket = path.join(settings.stateDir, MASTER_SOCKET_NAME);
+  const max = MAX_SOCKET_PATH - HAPROXY_BIND_SUFFIX - (socket.length - settings.stateDir.length);
+  if (Buffer.byteLength(settings.stateDir) > max) {
+    throw new InvalidSetting(
+      'STATE_DIR',
+      `"${settings.stateDir}" is too long: HAProxy's master socket goes in it, and a UNIX socket path has room for a STATE_DIR of at most ${max} bytes`,
+    );
+  }
 }

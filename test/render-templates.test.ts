@@ -110,9 +110,9 @@ describe('render', () => {
       'use_backend api-be9001 if url_my-api9001_1',
     ]);
     expect(lines(config, 'server ')).toEqual([
-      'server api api.internal:9000 resolvers docker resolve-prefer ipv4 init-addr last,libc,none',
-      'server api api.internal:9001 resolvers docker resolve-prefer ipv4 init-addr last,libc,none',
-      'server go-demo go-demo:8080 resolvers docker resolve-prefer ipv4 init-addr last,libc,none',
+      'server api api.internal:9000 resolvers docker resolve-prefer ipv4 init-addr last,none',
+      'server api api.internal:9001 resolvers docker resolve-prefer ipv4 init-addr last,none',
+      'server go-demo go-demo:8080 resolvers docker resolve-prefer ipv4 init-addr last,none',
     ]);
     expect(checkConfig(config).ok).toBe(true);
   });

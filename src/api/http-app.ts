@@ -4,6 +4,8 @@ import type { ChangeResult, RouteChanges } from '../changes/route-changes';
 import type { HealthReport } from '../health';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
+import { redactConfig } from '../render/redact';
+import { redactParams } from '../route/redact';
 import { flagParam, optionalServiceName, wholeNumberParam } from '../route/flags';
 import type { Settings } from '../settings';
 import type { RouteStore } from '../store/route-store';
@@ -44,7 +46,17 @@ function replyDistributed(res: Response, done: Distributed): void {
 }
 
 function replyChange(res: Response, message: string, result: ChangeResult): void {
-  reply(res, 200, message, { ...result });
+  reply(res, 200, message, { ...result, params: result.params && redactParams(result.params) });
+}
+
+/** DFP changes state on GET; PUT and POST carry a body. Anything else must change nothing. */
+const CHANGING_METHODS = ['GET', 'PUT', 'POST'];
+const CHANGING_ENDPOINTS = [`${BASE}/reconfigure`, `${BASE}/remove`, `${BASE}/reload`];
+
+function onlyChangingMethods(req: Request, res: Response, next: NextFunction): void {
+  if (CHANGING_METHODS.includes(req.method)) return next();
+  res.set('Allow', CHANGING_METHODS.join(', '));
+  reply(res, 405, `${req.method} is not allowed on ${req.path}; use ${CHANGING_METHODS.join(', ')}`);
 }
 
 /** Errors of express's body parsers (malformed JSON, too large) carry a 4xx status of their own. */
@@ -77,6 +89,7 @@ export function createHttpApp(options: ApiOptions): express.Express {
 
   if (settings.apiAuth) app.use('/v1', basicAuth(settings.apiAuth));
   app.all(`${BASE}/ping`, (_req, res) => reply(res, 200, 'pong'));
+  app.all(CHANGING_ENDPOINTS, onlyChangingMethods);
 
   app.all(`${BASE}/reconfigure`, async (req, res) => {
     const params = requestParams(req);
@@ -128,8 +141,12 @@ export function createHttpApp(options: ApiOptions): express.Express {
   app.get(`${BASE}/config`, (req, res) => {
     const state = applier.state();
     if (req.query.type === 'json')
-      return reply(res, 200, `${state.routes.length} routes`, { index: state.index, routes: state.routes.map((r) => r.params), invalid: state.invalid });
-    res.type('text/plain').send(state.config);
+      return reply(res, 200, `${state.routes.length} routes`, {
+        index: state.index,
+        routes: state.routes.map((r) => redactParams(r.params)),
+        invalid: state.invalid,
+      });
+    res.type('text/plain').send(redactConfig(state.config));
   });
 
   // Asked by the replica that took a distribute=true change: "do you serve store index N yet?"

@@ -1,8 +1,9 @@
-import { NotLive } from '../errors';
+import { ConfigRejected, NotLive } from '../errors';
 import { parseRoute, parseServiceName } from '../route/params';
 import type { Route, RouteParams } from '../route/route';
 import type { RouteStore } from '../store/route-store';
 import type { RouteChecker, Served, ServedWaiter } from './ports';
+import { explainRejection } from './rejection';
 
 export interface RouteChangesOptions {
   readonly store: Pick<RouteStore, 'put' | 'remove'>;
@@ -31,7 +32,11 @@ export class RouteChanges {
   /** Validate and check a route without storing it (the first half of reconfigure). */
   async prepare(input: Readonly<Record<string, unknown>>): Promise<Route> {
     const route = parseRoute(input);
-    await this.options.checker.checkRoute(route);
+    try {
+      await this.options.checker.checkRoute(route);
+    } catch (error) {
+      throw error instanceof ConfigRejected ? explainRejection(route, error) : error;
+    }
     return route;
   }
 

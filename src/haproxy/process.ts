@@ -8,6 +8,7 @@ import { processAlive } from '../files/process-alive';
 import type { HaproxyControl, HaproxyExit } from './control';
 import { MasterCli, RELOAD_TIMEOUT_MS } from './master-cli';
 import { OutputTail } from './output-tail';
+import { MASTER_SOCKET_NAME } from '../settings';
 
 export interface ChildHaproxyOptions {
   readonly bin: string;
@@ -51,7 +52,7 @@ export class ChildHaproxy implements HaproxyControl {
   private readonly tail: OutputTail;
 
   constructor(private readonly options: ChildHaproxyOptions) {
-    this.cli = new MasterCli(path.join(options.stateDir, 'master.sock'));
+    this.cli = new MasterCli(path.join(options.stateDir, MASTER_SOCKET_NAME));
     this.tail = new OutputTail(options.logger);
   }
 

@@ -11,6 +11,7 @@ import {
   checkHeaderValue,
   checkHostname,
   checkName,
+  checkServiceName,
   checkPassword,
   checkPath,
   checkRegex,
@@ -90,7 +91,8 @@ export function rawText(name: string, value: unknown): string | undefined {
  * `distribute`) are dropped. This is also what the store keeps: one JSON object of strings per route.
  */
 export function normalizeParams(input: Readonly<Record<string, unknown>>): RouteParams {
-  const params: Record<string, string> = {};
+  // Null prototype: whatever names arrive, none can reach Object.prototype.
+  const params: Record<string, string> = Object.create(null);
   for (const name of Object.keys(input)) {
     if (!ACCEPTED.has(name)) continue;
     const text = rawText(name, input[name]);
@@ -109,7 +111,7 @@ export function normalizeParams(input: Readonly<Record<string, unknown>>): Route
 export function parseServiceName(input: unknown): string {
   const text = rawText('serviceName', input)?.trim();
   if (text === undefined || text === '') throw new InvalidParameter('serviceName', 'is required');
-  return checkName('serviceName', text);
+  return checkServiceName('serviceName', text);
 }
 
 /**
@@ -117,7 +119,7 @@ export function parseServiceName(input: unknown): string {
  * An argument without `=` names the parameter it is meant for in the error.
  */
 export function paramsFromArgs(args: readonly string[]): Record<string, string> {
-  const params: Record<string, string> = {};
+  const params: Record<string, string> = Object.create(null);
   for (const arg of args) {
     const eq = arg.indexOf('=');
     if (eq <= 0) throw new InvalidParameter(arg, 'is not name=value (e.g. serviceName=go-demo)');
@@ -272,7 +274,7 @@ function parseDestinations(params: RouteParams): Destination[] {
 export function parseRoute(input: Readonly<Record<string, unknown>>): Route {
   const params = normalizeParams(input);
   if (params.serviceName === undefined) throw new InvalidParameter('serviceName', 'is required');
-  const serviceName = checkName('serviceName', params.serviceName);
+  const serviceName = checkServiceName('serviceName', params.serviceName);
   const aclName = params.aclName === undefined ? serviceName : checkName('aclName', params.aclName);
   const read = new ParamReader(params, '');
   return {

@@ -56,6 +56,16 @@ export function checkName(parameter: string, value: string): string {
   return matching(parameter, value, NAME, 'letters, digits, "_", "." and "-"');
 }
 
+/**
+ * A serviceName becomes a file name (a map or certificate file beside the config) and a Consul
+ * key segment: `.` and `..` would name a directory, so a name of dots alone is refused.
+ */
+export function checkServiceName(parameter: string, value: string): string {
+  checkName(parameter, value);
+  if (/^\.+$/.test(value)) throw new InvalidParameter(parameter, `${describe(value)} must contain a letter, digit, "_" or "-"`);
+  return value;
+}
+
 export function checkHostname(parameter: string, value: string): string {
   return matching(parameter, value, HOSTNAME, 'letters, digits, "_", "." and "-"');
 }
@@ -84,9 +94,11 @@ export function checkUserName(parameter: string, value: string): string {
   return matching(parameter, value, USER_NAME, 'letters, digits, "_", ".", "@" and "-"');
 }
 
+/** Never echoes the value: a password must not reach a reply or a log, even a refused one. */
 export function checkPassword(parameter: string, value: string): string {
   if (value === '') throw new InvalidParameter(parameter, 'the password is empty');
-  return printable(parameter, value);
+  if (!PRINTABLE.test(value)) throw new InvalidParameter(parameter, 'a password may only contain printable ASCII characters (no control characters)');
+  return value;
 }
 
 export function booleanValue(parameter: string, value: string): boolean {

@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import * as path from 'path';
 import { setTimeout as sleep } from 'timers/promises';
 import { StoreUnavailable } from '../errors';
 import { Backoff } from '../files/backoff';
@@ -40,6 +41,8 @@ export class FileLock {
 
   private async tryCreate(): Promise<boolean> {
     try {
+      // The first `routes add` on a fresh machine comes before any STATE_DIR exists.
+      await fs.promises.mkdir(path.dirname(this.file), { recursive: true });
       await fs.promises.writeFile(this.file, String(process.pid), { flag: 'wx' });
       return true;
     } catch (error) {

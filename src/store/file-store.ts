@@ -28,14 +28,15 @@ export interface FileStoreOptions {
 
 interface StoredFile {
   readonly index: number;
-  readonly routes: Readonly<Record<string, unknown>>;
-  readonly certs: Readonly<Record<string, unknown>>;
+  /** Maps, never plain objects: a service or certificate may be called `__proto__` or `constructor`. */
+  readonly routes: ReadonlyMap<string, unknown>;
+  readonly certs: ReadonlyMap<string, unknown>;
 }
 
 /** What an edit changes in place. */
 interface StoredData {
-  readonly routes: Record<string, unknown>;
-  readonly certs: Record<string, unknown>;
+  readonly routes: Map<string, unknown>;
+  readonly certs: Map<string, unknown>;
 }
 
 interface Watcher {
@@ -80,37 +81,29 @@ export class FileStore implements SnapshotStore {
   async put(params: RouteParams): Promise<number> {
     const serviceName = storeName(params.serviceName);
     return this.change(({ routes }) => {
-      if (sameValue(routes[serviceName], params)) return false;
-      routes[serviceName] = { ...params };
+      if (sameValue(routes.get(serviceName), params)) return false;
+      routes.set(serviceName, { ...params });
       return true;
     });
   }
 
   async remove(serviceName: string): Promise<number> {
     const name = storeName(serviceName);
-    return this.change(({ routes }) => {
-      if (!Object.prototype.hasOwnProperty.call(routes, name)) return false;
-      delete routes[name];
-      return true;
-    });
+    return this.change(({ routes }) => routes.delete(name));
   }
 
   async putCert(name: string, pem: string): Promise<number> {
     const key = checkName('certName', name);
     return this.change(({ certs }) => {
-      if (certs[key] === pem) return false;
-      certs[key] = pem;
+      if (certs.get(key) === pem) return false;
+      certs.set(key, pem);
       return true;
     });
   }
 
   async removeCert(name: string): Promise<number> {
     const key = checkName('certName', name);
-    return this.change(({ certs }) => {
-      if (!Object.prototype.hasOwnProperty.call(certs, key)) return false;
-      delete certs[key];
-      return true;
-    });
+    return this.change(({ certs }) => certs.delete(key));
   }
 
   watch(onSnapshot: (snapshot: StoreSnapshot) => void, onError?: (error: Error) => void): StoreWatch {
@@ -168,11 +161,15 @@ export class FileStore implements SnapshotStore {
 
   private async rewrite(edits: readonly Edit[]): Promise<number[]> {
     const stored = await this.readFile();
-    const data = { routes: { ...stored.routes }, certs: { ...stored.certs } };
+    const data = { routes: new Map(stored.routes), certs: new Map(stored.certs) };
     let index = stored.index;
     const indexes = edits.map((edit) => (edit(data) ? ++index : index));
     if (index === stored.index) return indexes;
-    await writeAtomic(this.file, `${JSON.stringify({ index, ...data }, null, 2)}\n`, PRIVATE_FILE_MODE);
+    await writeAtomic(
+      this.file,
+      `${JSON.stringify({ index, routes: Object.fromEntries(data.routes), certs: Object.fromEntries(data.certs) }, null, 2)}\n`,
+      PRIVATE_FILE_MODE,
+    );
     void this.refresh();
     return indexes;
   }
@@ -182,7 +179,7 @@ export class FileStore implements SnapshotStore {
     try {
       text = await fs.promises.readFile(this.file, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { index: 0, routes: {}, certs: {} };
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { index: 0, routes: new Map(), certs: new Map() };
       throw new StoreUnavailable(`cannot read ${this.file}: ${(error as Error).message}`);
     }
     return parseStoredFile(this.file, text);
@@ -262,8 +259,8 @@ export class FileStore implements SnapshotStore {
 }
 
 function snapshotOf(stored: StoredFile): StoreSnapshot {
-  const entries = Object.entries(stored.routes).map(([name, value]) => decodeValue(name, value));
-  const certs = Object.entries(stored.certs)
+  const entries = [...stored.routes].map(([name, value]) => decodeValue(name, value));
+  const certs = [...stored.certs]
     .map(([name, pem]) => ({ name, pem: typeof pem === 'string' ? pem : '' }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { index: stored.index, entries: sortEntries(entries), ...(certs.length > 0 ? { certs } : {}) };
@@ -281,7 +278,8 @@ function parseStoredFile(file: string, text: string): StoredFile {
   if (typeof index !== 'number' || !Number.isInteger(index) || index < 0) throw new StoreUnavailable(`${file}: "index" is not a whole number`);
   if (typeof routes !== 'object' || routes === null || Array.isArray(routes)) throw new StoreUnavailable(`${file}: "routes" is not an object`);
   if (typeof certs !== 'object' || certs === null || Array.isArray(certs)) throw new StoreUnavailable(`${file}: "certs" is not an object`);
-  return { index, routes: routes as Record<string, unknown>, certs: certs as Record<string, unknown> };
+  // JSON.parse keeps a `__proto__` key as an own property, and Object.entries sees it.
+  return { index, routes: new Map(Object.entries(routes)), certs: new Map(Object.entries(certs)) };
 }
 
 function sameValue(stored: unknown, params: RouteParams): boolean {

@@ -1,5 +1,5 @@
 import { InvalidParameter } from '../errors';
-import { checkName } from '../route/values';
+import { checkServiceName } from '../route/values';
 import type { RouteParams } from '../route/route';
 import type { StoreEntry } from './route-store';
 
@@ -12,7 +12,7 @@ import type { StoreEntry } from './route-store';
 /** The serviceName a route is stored under (route/'s rule); anything else could escape its key or file entry. */
 export function storeName(serviceName: string | undefined): string {
   if (serviceName === undefined) throw new InvalidParameter('serviceName', 'is required');
-  return checkName('serviceName', serviceName);
+  return checkServiceName('serviceName', serviceName);
 }
 
 export function encodeRoute(params: RouteParams): string {
@@ -22,7 +22,8 @@ export function encodeRoute(params: RouteParams): string {
 /** The parameters of `value`, or why it is not a route: a JSON object whose values are all strings. */
 function paramsOf(value: unknown): RouteParams | string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'the value is not a JSON object';
-  const params: Record<string, string> = {};
+  // Null prototype: a stored parameter may be called `__proto__`.
+  const params: Record<string, string> = Object.create(null);
   for (const [name, item] of Object.entries(value)) {
     if (typeof item !== 'string') return `parameter "${name}" is not a string`;
     params[name] = item;

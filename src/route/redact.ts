@@ -1,0 +1,19 @@
+import type { RouteParams } from './route';
+
+/** What stands in for a password wherever a route leaves the process (replies, logs, CLI). */
+export const HIDDEN = '***';
+
+/** `alice:secret,bob:other` -> `alice:***,bob:***`. */
+export function hideUserPasswords(users: string): string {
+  return users
+    .split(',')
+    .map((entry) => `${entry.split(':')[0].trim()}:${HIDDEN}`)
+    .join(',');
+}
+
+/** The parameters as a client may see them again: every `users` password hidden. */
+export function redactParams(params: RouteParams): RouteParams {
+  const shown: Record<string, string> = Object.create(null);
+  for (const [name, value] of Object.entries(params)) shown[name] = name === 'users' ? hideUserPasswords(value) : value;
+  return shown;
+}
