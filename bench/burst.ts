@@ -1,7 +1,7 @@
 import * as os from 'os';
 import { Backend, request, startBackend } from '../test/helpers/backends';
 import { RunningSidecar } from '../test/helpers/sidecar';
-import { budget, Budget, countersOf, eachSize, log, runScenario, since, untilBackend, withCleanUps, writeResult } from './measure';
+import { budget, Budget, cacheUse, countersOf, eachSize, log, runScenario, since, untilBackend, withCleanUps, writeResult } from './measure';
 import type { BurstRow } from './result-types';
 import { probeParams, queryString } from './routes';
 import { keepLogsOnFailure, startLoadedSidecar } from './sidecars';
@@ -103,6 +103,7 @@ async function atSize(size: number): Promise<BurstRow> {
       allLiveAfterLastMs,
       liveAtFirstRequest,
       rssAfterBytes: after.rssBytes,
+      cache: cacheUse([before], [after]),
     };
   });
 }

@@ -9,7 +9,7 @@ import { MasterCli } from '../src/haproxy/master-cli';
 import { HAPROXY_BIN, startHaproxy } from '../test/helpers/haproxy';
 import { freePort, waitFor } from '../test/helpers/ports';
 import { log, since, summarize, Summary, untilBackend, withCleanUps } from './measure';
-import { fillerRoutes, Params, probeParams } from './routes';
+import { fillerRoutes, Params, probeEdit, probeParams } from './routes';
 
 /**
  * The floor every figure is divided by: what HAProxy itself needs to take the same config live,
@@ -75,13 +75,14 @@ export async function measureFloor(size: number, samples: number): Promise<Floor
     const backends = [cleanUps.add(await startBackend('floor-a')), cleanUps.add(await startBackend('floor-b'))];
     const httpPort = await freePort();
     const fillers = fillerRoutes(size - 1);
-    const configs = backends.map((backend) => renderConfig([...fillers, probeParams(backend.port)], httpPort));
+    // Change i moves the probe to the other backend with a header carrying i, as the sidecar's scenarios do.
+    const configs = Array.from({ length: samples + 1 }, (_, i) => renderConfig([...fillers, i === 0 ? probeParams(backends[0].port) : probeEdit(backends[i % 2].port, i)], httpPort));
     const haproxy = cleanUps.add(await startHaproxy(configs[0]));
     const proxyUrl = `http://127.0.0.1:${httpPort}/probe`;
     await untilBackend(proxyUrl, backends[0].name, 60000);
     const taken: Sample[] = [];
     for (let i = 1; i <= samples; i++) {
-      taken.push(await oneChange(haproxy.configPath, haproxy.masterSocket, configs[i % 2], proxyUrl, backends[i % 2]));
+      taken.push(await oneChange(haproxy.configPath, haproxy.masterSocket, configs[i], proxyUrl, backends[i % 2]));
     }
     log(
       `floor at ${size} routes: check p50 ${summarize(taken.map((s) => s.checkMs)).p50} ms, ` +

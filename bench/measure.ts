@@ -119,6 +119,11 @@ export interface SidecarCounters {
   /** Applies (render, check, reload) that changed HAProxy, and the seconds they took in all. */
   readonly applies: number;
   readonly applySeconds: number;
+  /** Node's own CPU time (user + system, prom-client reads it with process.cpuUsage()). */
+  readonly cpuSeconds: number;
+  /** Rendered configs whose `haproxy -c` verdict the checked-config cache already had, and did not. */
+  readonly checkCacheHits: number;
+  readonly checkCacheMisses: number;
 }
 
 export async function countersOf(api: string): Promise<SidecarCounters> {
@@ -130,7 +135,24 @@ export async function countersOf(api: string): Promise<SidecarCounters> {
     heapUsedBytes: metricValue(text, 'haproxy_sidecar_nodejs_heap_size_used_bytes') ?? NaN,
     applies: metricValue(text, 'haproxy_sidecar_reload_duration_seconds_count') ?? NaN,
     applySeconds: metricValue(text, 'haproxy_sidecar_reload_duration_seconds_sum') ?? NaN,
+    cpuSeconds: metricValue(text, 'haproxy_sidecar_process_cpu_seconds_total') ?? NaN,
+    checkCacheHits: metricValue(text, 'haproxy_sidecar_check_cache_total', { result: 'hit' }) ?? NaN,
+    checkCacheMisses: metricValue(text, 'haproxy_sidecar_check_cache_total', { result: 'miss' }) ?? NaN,
   };
+}
+
+export interface CacheUse {
+  readonly hits: number;
+  readonly misses: number;
+  /** hits / (hits + misses); NaN when the sidecar has no such counter or nothing was looked up. */
+  readonly hitRate: number;
+}
+
+/** The checked-config cache's use between two readings (summed over instances). */
+export function cacheUse(before: readonly SidecarCounters[], after: readonly SidecarCounters[]): CacheUse {
+  const hits = after.reduce((sum, a, i) => sum + a.checkCacheHits - before[i].checkCacheHits, 0);
+  const misses = after.reduce((sum, a, i) => sum + a.checkCacheMisses - before[i].checkCacheMisses, 0);
+  return { hits, misses, hitRate: hits + misses > 0 ? Math.round((hits / (hits + misses)) * 1000) / 1000 : NaN };
 }
 
 /** The mean time of one apply between two readings, in ms: the applier's share of a change. */

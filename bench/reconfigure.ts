@@ -2,28 +2,15 @@ import * as os from 'os';
 import { Backend, startBackend } from '../test/helpers/backends';
 import { RunningSidecar } from '../test/helpers/sidecar';
 import { FloorResult, measureFloor } from './floor';
-import {
-  budget,
-  Budget,
-  countersOf,
-  eachSize,
-  FailedSize,
-  log,
-  meanApplyMs,
-  runScenario,
-  since,
-  summarize,
-  untilBackend,
-  withCleanUps,
-  writeResult,
-} from './measure';
+import { budget, Budget, cacheUse, countersOf, eachSize, FailedSize, log, meanApplyMs, runScenario, since, summarize, untilBackend, withCleanUps, writeResult } from './measure';
 import type { ReconfigureRow } from './result-types';
-import { probeParams } from './routes';
+import { probeEdit } from './routes';
 import { keepLogsOnFailure, reconfigure, startLoadedSidecar } from './sidecars';
 
 /**
  * Scenario 1, reconfigure-to-live: one reconfigure call after another, each moving the probe
- * route to the other of two backends, timed until a request through HAProxy reaches the new one.
+ * route to the other of two backends (with a header carrying the change's number, so every change
+ * renders a config never seen before), timed until a request through HAProxy reaches the new one.
  * The same run records the sidecar's resident memory (scenario 5) and, with the sidecar stopped
  * so it does not compete for the two cores, the HAProxy floor and `haproxy -c` time (scenario 4).
  *
@@ -46,7 +33,7 @@ async function timeChanges(sidecar: RunningSidecar, backends: readonly Backend[]
   for (let i = 1; i <= limit.count && since(started) < limit.capMs; i++) {
     const target = backends[i % 2];
     const changeStarted = performance.now();
-    await reconfigure(sidecar, probeParams(target.port));
+    await reconfigure(sidecar, probeEdit(target.port, i));
     apiMs.push(since(changeStarted));
     liveMs.push(await untilBackend(`${sidecar.proxy}/probe`, target.name, 30000, changeStarted));
   }
@@ -60,22 +47,8 @@ async function atSize(size: number): Promise<ReconfigureRow> {
     const before = await countersOf(sidecar.api);
     const timed = await keepLogsOnFailure('reconfigure', size, [sidecar], () => timeChanges(sidecar, backends, budget(size, CHANGES, CHANGES_AT_10000)));
     const after = await countersOf(sidecar.api);
-    log(
-      `reconfigure at ${size} routes: ${timed.liveMs.count} changes, live p50 ${timed.liveMs.p50} p99 ${timed.liveMs.p99} ms, ` +
-        `RSS ${Math.round(after.rssBytes / 1048576)} MiB`,
-    );
-    return {
-      routes: size,
-      loadMs: Math.round(loadMs),
-      ...timed,
-      reloads: after.reloads - before.reloads,
-      failedReloads: after.failedReloads - before.failedReloads,
-      meanApplyMs: meanApplyMs(before, after),
-      rssAfterLoadBytes: before.rssBytes,
-      rssAfterChangesBytes: after.rssBytes,
-      heapUsedAfterLoadBytes: before.heapUsedBytes,
-      heapUsedAfterChangesBytes: after.heapUsedBytes,
-    };
+    log(`reconfigure at ${size} routes: ${timed.liveMs.count} changes, live p50 ${timed.liveMs.p50} p99 ${timed.liveMs.p99} ms, RSS ${Math.round(after.rssBytes / 1048576)} MiB`);
+    return { routes: size, loadMs: Math.round(loadMs), ...timed, reloads: after.reloads - before.reloads, failedReloads: after.failedReloads - before.failedReloads, meanApplyMs: meanApplyMs(before, after), rssAfterLoadBytes: before.rssBytes, rssAfterChangesBytes: after.rssBytes, heapUsedAfterLoadBytes: before.heapUsedBytes, heapUsedAfterChangesBytes: after.heapUsedBytes, nodeCpuPerChangeMs: Math.round(((after.cpuSeconds - before.cpuSeconds) * 10000) / Math.max(1, timed.liveMs.count)) / 10, cache: cacheUse([before], [after]) };
   });
 }
 

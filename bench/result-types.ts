@@ -1,4 +1,4 @@
-import type { Summary } from './measure';
+import type { CacheUse, Summary } from './measure';
 
 /**
  * The rows the scenarios write to bench/results/<scenario>.json and the summary reads back, one
@@ -22,9 +22,47 @@ export interface ReconfigureRow {
   readonly rssAfterChangesBytes: number;
   readonly heapUsedAfterLoadBytes: number;
   readonly heapUsedAfterChangesBytes: number;
+  /** Node's CPU (process.cpuUsage()) per change, ms. */
+  readonly nodeCpuPerChangeMs: number;
+  readonly cache: CacheUse;
+}
+
+/** CPU per edit of one peer, in ms. */
+export interface PeerCpu {
+  /** The controller: the sidecar's Node process (process.cpuUsage()), or consul-template. */
+  readonly controllerMs: number;
+  /** What the controller ran and waited for: `haproxy -c` (and, for the peer, sh and socat). */
+  readonly checkMs: number;
+  /** The HAProxy master and its workers (reloads, new workers parsing the config). */
+  readonly haproxyMs: number;
 }
 
 export interface KvEditRow {
+  readonly routes: number;
+  /** Until each peer's HAProxy served the pre-loaded routes. */
+  readonly loadMs: { readonly ours: number; readonly peer: number };
+  /** Timed edits per peer. */
+  readonly edits: number;
+  /** haproxy-sidecar, KV edit until its HAProxy serves it. */
+  readonly ours: Summary;
+  /** consul-template + HAProxy, the same. */
+  readonly peer: Summary;
+  /** ours / peer, p50 by p50 and p99 by p99. */
+  readonly ratio: { readonly p50: number; readonly p99: number };
+  readonly cpuPerEditMs: { readonly ours: PeerCpu; readonly peer: PeerCpu };
+  /** The sidecar's checked-config cache during the timed edits. */
+  readonly cache: CacheUse;
+  readonly cutShortByCap: boolean;
+  readonly stoppedBy?: string;
+  readonly reloads: number;
+  readonly failedReloads: number;
+  readonly meanApplyMs: number;
+  readonly rssAfterBytes: number;
+  /** consul-template's config equalled the sidecar's before and after the edits. */
+  readonly sameConfig: boolean;
+}
+
+export interface KvFleetRow {
   readonly routes: number;
   readonly loadMs: number;
   /** Until all three serve the edit: the figure the target is about. */
@@ -38,6 +76,8 @@ export interface KvEditRow {
   /** Reloads that failed and were rolled back, per instance. */
   readonly failedReloadsPerInstance: readonly number[];
   readonly meanApplyMs: readonly number[];
+  /** The checked-config cache of the three, summed. */
+  readonly cache: CacheUse;
 }
 
 export interface BurstRow {
@@ -57,4 +97,5 @@ export interface BurstRow {
   /** Accepted routes that answered at the first request (the rest needed polling). */
   readonly liveAtFirstRequest: number;
   readonly rssAfterBytes: number;
+  readonly cache: CacheUse;
 }

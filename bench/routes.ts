@@ -70,6 +70,15 @@ export function probeParams(backendPort: number, serviceName = 'probe'): Params 
   return { serviceName, servicePath: `/${serviceName}`, port: String(backendPort), outboundHostname: '127.0.0.1' };
 }
 
+/**
+ * Change number `n` of the probe: to `backend`, with a request header carrying `n`, so that every
+ * change renders a config never seen before (a cache of checked configs cannot skip the check)
+ * while the backend, alternated by the caller, shows when it is live.
+ */
+export function probeEdit(backendPort: number, n: number, serviceName = 'probe'): Params {
+  return { ...probeParams(backendPort, serviceName), addReqHeader: `X-Bench-Change ${n}` };
+}
+
 export function queryString(params: Params): string {
   return new URLSearchParams(params).toString();
 }

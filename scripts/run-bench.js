@@ -11,7 +11,12 @@
  * BENCH_ONLY=reconfigure,burst runs some scenarios only (the summary still reads every JSON);
  * BENCH_SIZES=10000 runs some sizes only (that scenario's JSON then holds only those).
  * A scenario that fails or runs out of time is reported and the others still run; the exit code
- * is non-zero when any did.
+ * is non-zero when any did. BENCH_NOTE=... is written into machine.json and SUMMARY.md (e.g. that
+ * the machine was shared with other work during the run).
+ *
+ * Before compiling it makes sure of what the scenarios run: Debian's haproxy and socat, Consul
+ * (scripts/setup.sh) and consul-template, built here from tools/consul-template into
+ * .cache/bin/consul-template (the test command never builds it), its output in .cache/logs/.
  */
 
 const { spawn, spawnSync, execFileSync } = require('child_process');
@@ -30,9 +35,9 @@ const SCENARIOS = [
   // bench/render.ts always writes bench/results/render.json (copied to RESULTS when elsewhere).
   { name: 'render', script: 'bench/render.js', limitS: 120, outputs: ['render'] },
   { name: 'reconfigure', script: 'bench/reconfigure.js', limitS: 480, outputs: ['reconfigure', 'floor', 'memory'] },
-  { name: 'kv-edit', script: 'bench/kv-edit.js', limitS: 480, outputs: ['kv-edit'] },
-  // Certificate change to live on three replicas (Runtime API, no reload) beside a route change.
-  { name: 'cert-change', script: 'bench/cert-change.js', limitS: 480, outputs: ['cert-change'] },
+  // haproxy-sidecar beside consul-template + HAProxy, edits interleaved.
+  { name: 'kv-edit', script: 'bench/kv-edit.js', limitS: 900, outputs: ['kv-edit'] },
+  { name: 'kv-fleet', script: 'bench/kv-fleet.js', limitS: 480, outputs: ['kv-fleet'] },
   { name: 'burst', script: 'bench/burst.js', limitS: 420, outputs: ['burst'] },
   // 100 reloads under load and the requests that failed (with its own small-config floor).
   { name: 'reload', script: 'bench/reload.js', limitS: 300, outputs: ['reload'] },
@@ -48,6 +53,58 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
       process.exit(130);
     }, 5000);
   });
+}
+
+const BIN = path.join(REPO, '.cache', 'bin');
+const LOGS = path.join(REPO, '.cache', 'logs');
+const CONSUL_TEMPLATE_MODULE = path.join(REPO, 'tools', 'consul-template');
+const CONSUL_TEMPLATE_BIN = path.join(BIN, 'consul-template');
+
+/** haproxy and socat from Debian, and Consul, through the same steps the test command uses. */
+function ensureTools() {
+  const steps = 'source scripts/setup.sh && ensure_apt_packages haproxy socat && ensure_consul';
+  const result = spawnSync('bash', ['-c', steps], { cwd: REPO, stdio: 'inherit' });
+  if (result.status !== 0) throw new Error('setting up haproxy, socat and Consul failed (see above)');
+}
+
+function consulTemplateIsCurrent() {
+  if (!fs.existsSync(CONSUL_TEMPLATE_BIN)) return false;
+  const built = fs.statSync(CONSUL_TEMPLATE_BIN).mtimeMs;
+  return ['go.mod', 'go.sum'].every((file) => fs.statSync(path.join(CONSUL_TEMPLATE_MODULE, file)).mtimeMs <= built);
+}
+
+function goBinary() {
+  const found = spawnSync('go', ['version'], { stdio: 'ignore' });
+  if (!found.error) return 'go';
+  if (fs.existsSync('/usr/local/go/bin/go')) return '/usr/local/go/bin/go';
+  throw new Error('Go is needed to build consul-template for the benchmark, and is not on PATH (nor in /usr/local/go)');
+}
+
+/**
+ * Build the consul-template of tools/consul-template (go.mod pins the version) into
+ * .cache/bin/consul-template when it is missing or older than go.mod / go.sum. flock keeps two
+ * benchmark commands of one tree from building it at once.
+ */
+function ensureConsulTemplate() {
+  if (consulTemplateIsCurrent()) return;
+  const version = (/github\.com\/hashicorp\/consul-template (v\S+)/.exec(fs.readFileSync(path.join(CONSUL_TEMPLATE_MODULE, 'go.mod'), 'utf8')) || [])[1] || '(version not found in go.mod)';
+  console.log(`[bench] building consul-template ${version} from Go modules (first time: a few minutes)`);
+  fs.mkdirSync(BIN, { recursive: true });
+  fs.mkdirSync(LOGS, { recursive: true });
+  fs.mkdirSync(path.join(REPO, '.cache', 'locks'), { recursive: true });
+  const log = path.join(LOGS, 'consul-template-build.log');
+  const started = Date.now();
+  const build = `${goBinary()} build -trimpath -o ${JSON.stringify(CONSUL_TEMPLATE_BIN)} github.com/hashicorp/consul-template > ${JSON.stringify(log)} 2>&1`;
+  const result = spawnSync('flock', [path.join(REPO, '.cache', 'locks', 'consul-template'), 'sh', '-c', build], {
+    cwd: CONSUL_TEMPLATE_MODULE,
+    env: { ...process.env, GOTOOLCHAIN: 'local', CGO_ENABLED: '0' },
+    stdio: 'inherit',
+  });
+  if (result.status !== 0) {
+    const tail = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').slice(-40).join('\n') : '';
+    throw new Error(`building consul-template failed (last lines of ${log}):\n${tail}`);
+  }
+  console.log(`[bench] consul-template built in ${Math.round((Date.now() - started) / 1000)} s: ${firstLine(CONSUL_TEMPLATE_BIN, ['-version'])}`);
 }
 
 function compile() {
@@ -82,6 +139,8 @@ function writeMachine() {
     node: process.version,
     haproxy: firstLine('haproxy', ['-v']).replace(/ - https.*$/, ''),
     quick: QUICK,
+    consulTemplate: firstLine(CONSUL_TEMPLATE_BIN, ['-version']),
+    ...(process.env.BENCH_NOTE ? { note: process.env.BENCH_NOTE } : {}),
   };
   fs.writeFileSync(path.join(RESULTS, 'machine.json'), `${JSON.stringify(machine, null, 2)}\n`);
 }
@@ -138,6 +197,8 @@ function selected() {
 }
 
 async function main() {
+  ensureTools();
+  ensureConsulTemplate();
   compile();
   fs.mkdirSync(RESULTS, { recursive: true });
   writeMachine();
@@ -145,6 +206,7 @@ async function main() {
     ...process.env,
     BENCH_RESULTS_DIR: RESULTS,
     CONSUL_BIN: process.env.CONSUL_BIN || path.join(REPO, '.cache', 'bin', 'consul'),
+    CONSUL_TEMPLATE_BIN: process.env.CONSUL_TEMPLATE_BIN || CONSUL_TEMPLATE_BIN,
   };
   const runs = [];
   for (const scenario of selected()) {

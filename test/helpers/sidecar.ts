@@ -16,9 +16,16 @@ export interface SidecarOptions {
   readonly httpPort?: number;
   readonly stateDir?: string;
   readonly env?: Readonly<Record<string, string>>;
+  /** Node's flags before the CLI; the shipped ones (src/cli.ts's first line) by default. */
+  readonly nodeFlags?: readonly string[];
 }
 
+/** The flags src/cli.ts, scripts/run.sh and the Docker image run Node with. */
+export const SHIPPED_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--optimize-for-size'];
+
 export interface RunningSidecar {
+  /** The Node process of the sidecar (its HAProxy master is a child of it). */
+  readonly pid: number;
   readonly host: string;
   readonly apiPort: number;
   readonly httpPort: number;
@@ -53,10 +60,7 @@ export async function startSidecar(options: SidecarOptions = {}): Promise<Runnin
     LOG_LEVEL: 'info',
     ...options.env,
   };
-  const child: ChildProcess = spawn(process.execPath, ['--max-semi-space-size=1', '--optimize-for-size', CLI, 'serve'], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(process.execPath, [...(options.nodeFlags ?? SHIPPED_NODE_FLAGS), CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -83,6 +87,7 @@ export async function startSidecar(options: SidecarOptions = {}): Promise<Runnin
     throw new Error(`${(error as Error).message}\n--- sidecar output ---\n${output}`, { cause: error });
   }
   return {
+    pid: child.pid ?? 0,
     host,
     apiPort,
     httpPort,

@@ -1,0 +1,121 @@
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { supervise } from '../test/helpers/child';
+import { HAPROXY_BIN, RunningHaproxy, startHaproxy } from '../test/helpers/haproxy';
+import { waitFor } from '../test/helpers/ports';
+import { tempDir } from '../test/helpers/tmp';
+import { REPO } from './floor';
+import { CleanUps } from './measure';
+
+/**
+ * The peer of the kv-edit benchmark: consul-template (built from tools/consul-template by
+ * scripts/run-bench.js) rendering bench/consul-template/haproxy.cfg.ctmpl from its own Consul
+ * agent, and on every change running `haproxy -c` and a master CLI reload of its own HAProxy, as a
+ * consul-template + HAProxy deployment does.
+ */
+
+export const CONSUL_TEMPLATE_BIN = process.env.CONSUL_TEMPLATE_BIN ?? path.join(REPO, '.cache', 'bin', 'consul-template');
+const TEMPLATE = path.join(REPO, 'bench', 'consul-template', 'haproxy.cfg.ctmpl');
+
+export interface ConsulTemplatePeer {
+  /** consul-template's own process. */
+  readonly pid: number;
+  readonly haproxy: RunningHaproxy;
+  /** Base URL of its HAProxy's HTTP frontend. */
+  readonly proxy: string;
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+/** `host:port` of a Consul agent's HTTP address. */
+const hostPort = (consul: string): string => consul.replace(/^https?:\/\//, '');
+
+/** Render the template once (no command) with the HTTP frontend bound to `bind`; the text. */
+export function renderOnce(consul: string, bind: string): string {
+  const out = path.join(tempDir('bench-ct-once-'), 'haproxy.cfg');
+  const result = spawnSync(CONSUL_TEMPLATE_BIN, ['-consul-addr', hostPort(consul), '-once', '-log-level', 'warn', '-template', `${TEMPLATE}:${out}`], {
+    env: { ...process.env, BENCH_BIND: bind },
+    encoding: 'utf8',
+    timeout: 120000,
+  });
+  if (result.error) throw new Error(`cannot run ${CONSUL_TEMPLATE_BIN} (scripts/run-bench.js builds it): ${result.error.message}`);
+  if (result.status !== 0) throw new Error(`consul-template -once failed (${result.status}): ${result.stderr}`);
+  return fs.readFileSync(out, 'utf8');
+}
+
+/** The first line where two configs differ, for an error message. */
+export function firstDifference(ours: string, theirs: string): string {
+  const a = ours.split('\n');
+  const b = theirs.split('\n');
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return `line ${i + 1}: haproxy-sidecar ${JSON.stringify(a[i] ?? '(end)')}, consul-template ${JSON.stringify(b[i] ?? '(end)')}`;
+  }
+  return 'none';
+}
+
+/**
+ * Fail loudly unless consul-template, reading `consul`, renders exactly `sidecarConfig` (the file
+ * the sidecar handed its HAProxy, whose HTTP frontend binds `sidecarBind`).
+ */
+export function assertSameConfig(consul: string, sidecarBind: string, sidecarConfig: string, when: string): void {
+  const theirs = renderOnce(consul, sidecarBind);
+  if (theirs !== sidecarConfig) {
+    throw new Error(`${when}: consul-template's haproxy.cfg differs from haproxy-sidecar's for the same KV data (${firstDifference(sidecarConfig, theirs)}); the comparison would be meaningless`);
+  }
+}
+
+function hcl(consul: string, destination: string, command: string): string {
+  return [
+    `consul { address = ${JSON.stringify(hostPort(consul))} }`,
+    'log_level = "info"',
+    'template {',
+    `  source = ${JSON.stringify(TEMPLATE)}`,
+    `  destination = ${JSON.stringify(destination)}`,
+    // Run through sh: check the new file, then reload through the master CLI, as the usual setup does.
+    `  command = ${JSON.stringify(command)}`,
+    '  command_timeout = "120s"',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Render once, start HAProxy (master-worker, master CLI socket) with that config on
+ * 127.0.0.1:`httpPort`, then run consul-template against `consul`: every change it renders goes
+ * through `haproxy -c` and a master CLI `reload`.
+ */
+export async function startConsulTemplatePeer(consul: string, httpPort: number, cleanUps: CleanUps): Promise<ConsulTemplatePeer> {
+  const bind = `127.0.0.1:${httpPort}`;
+  const haproxy = cleanUps.add(await startHaproxy(renderOnce(consul, bind)));
+  const dir = tempDir('bench-ct-');
+  const configFile = path.join(dir, 'consul-template.hcl');
+  const command = `${HAPROXY_BIN} -c -q -f ${haproxy.configPath} && echo reload | socat stdio unix-connect:${haproxy.masterSocket}`;
+  fs.writeFileSync(configFile, hcl(consul, haproxy.configPath, command));
+  const child = spawn(CONSUL_TEMPLATE_BIN, ['-config', configFile], { env: { ...process.env, BENCH_BIND: bind }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-200000)));
+  child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-200000)));
+  const supervised = supervise(child);
+  const peer: ConsulTemplatePeer = {
+    pid: child.pid ?? 0,
+    haproxy,
+    proxy: `http://${bind}`,
+    logs: () => output,
+    stop: () => supervised.stop(5000),
+  };
+  cleanUps.add(peer);
+  // Its first render is the same text (no command, no log line at info level): the caller's
+  // warm-up edit, untimed, is what shows it watches the keys.
+  await waitFor('consul-template to start', async () => {
+    if (supervised.exited()) throw new Error(`consul-template exited:\n${output}`);
+    return output.includes('(runner) starting');
+  }, 60000, 50);
+  return peer;
+}
+
+/** Whether socat (the reload command's way to the master CLI) is installed. */
+export function assertSocat(): void {
+  const result = spawnSync('socat', ['-V'], { encoding: 'utf8' });
+  if (result.error) throw new Error('socat is needed by the consul-template peer (scripts/run-bench.js installs it)');
+}
