@@ -38,7 +38,7 @@ export class Sidecar {
     const applier = new Applier({ settings, haproxy, logger, certs, render: (routes, tls) => templates.renderWithProblems(routes, settings, tls) });
     applier.onReport(sslPortsNotice(settings, applier, logger));
     const applied = () => applier.state();
-    const metrics = new Metrics({ storeHealth: () => store.health(), applied });
+    const metrics = new Metrics({ storeHealth: () => store.health(), applied, checkCache: () => applier.checkCacheCounts() });
     applier.onReport((report) => metrics.observe(report));
     await applier.start();
     if (settings.tls.certsDir) await importCertsDir(settings.tls.certsDir, new CertChanges({ store, liveTimeoutMs: settings.distributeTimeoutMs }), logger);

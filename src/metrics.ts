@@ -1,12 +1,13 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AppliedState, ApplyReport } from './applier/applied-state';
-import { secondsToExpiry } from './certs/certificate';
+import type { CheckCacheCounts } from './applier/checked-configs';
 import type { StoreHealth } from './store/route-store';
 
 /** Where the metrics read current state from at scrape time. */
 export interface MetricsSources {
   readonly storeHealth: () => StoreHealth;
   readonly applied: () => AppliedState;
+  readonly checkCache: () => CheckCacheCounts;
 }
 
 const PREFIX = 'haproxy_sidecar_';
@@ -83,40 +84,17 @@ export class Metrics {
         for (const address of sources.storeHealth().addresses) this.set({ address: address.address }, address.reachable ? 1 : 0);
       },
     });
-    new Gauge({
-      name: `${PREFIX}cert_expiry_seconds`,
-      help: 'Seconds until each served certificate expires (negative once it has).',
-      labelNames: ['cert'],
-      registers,
+    new Gauge({ name: `${PREFIX}store_last_contact_timestamp_seconds`, help: 'Unix time of the last successful store request.', registers, collect() { this.set(sources.storeHealth().lastContact / 1000); } });
+    new Counter({
+      name: `${PREFIX}check_cache_total`, help: 'Configs about to go live whose haproxy -c verdict was already known (hit: the API had checked that very text) or not (miss: checked now).', labelNames: ['result'], registers,
       collect() {
+        const counts = sources.checkCache();
         this.reset();
-        for (const cert of sources.applied().certs ?? []) this.set({ cert: cert.name }, secondsToExpiry(cert));
+        this.inc({ result: 'hit' }, counts.hits);
+        this.inc({ result: 'miss' }, counts.misses);
       },
     });
-    new Gauge({
-      name: `${PREFIX}certs_invalid`,
-      help: 'Stored certificates left out as invalid.',
-      registers,
-      collect() {
-        this.set((sources.applied().invalidCerts ?? []).length);
-      },
-    });
-    new Gauge({
-      name: `${PREFIX}store_last_contact_timestamp_seconds`,
-      help: 'Unix time of the last successful store request.',
-      registers,
-      collect() {
-        this.set(sources.storeHealth().lastContact / 1000);
-      },
-    });
-    new Gauge({
-      name: `${PREFIX}watch_restarts`,
-      help: 'Times the store watch restarted (error, failover or index reset) since start.',
-      registers,
-      collect() {
-        this.set(sources.storeHealth().watchRestarts);
-      },
-    });
+    new Gauge({ name: `${PREFIX}watch_restarts`, help: 'Times the store watch restarted (error, failover or index reset) since start.', registers, collect() { this.set(sources.storeHealth().watchRestarts); } });
   }
 
   observe(report: ApplyReport): void {

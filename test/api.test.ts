@@ -1,3 +1,5 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { Backend, startBackend } from './helpers/backends';
 import { checkConfig } from './helpers/haproxy';
 import { waitFor } from './helpers/ports';
@@ -127,6 +129,30 @@ describe('the HTTP API of one sidecar (file store)', () => {
     }
     expect(text).toMatch(/^haproxy_sidecar_routes_served \d+$/m);
     expect(text).toMatch(/^haproxy_sidecar_reload_duration_seconds_count \d+$/m);
+  });
+
+  it('counts the checked-config cache: a reconfigure reuses the API\'s check, a hand edit of the store is checked anew', async () => {
+    const cacheCounts = async () => {
+      const text = (await sidecar.call('/metrics')).body;
+      const value = (result: string) => Number(new RegExp(`^haproxy_sidecar_check_cache_total\\{result="${result}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+      return { hits: value('hit'), misses: value('miss') };
+    };
+    const before = await cacheCounts();
+    // At start the applier checked its config without routes: at least one miss.
+    expect(before.misses).toBeGreaterThan(0);
+
+    const answer = await reconfigure(`serviceName=cache-api&servicePath=/cache-api&port=${goDemo.port}&outboundHostname=127.0.0.1`);
+    expect(answer.status).toBe(200);
+    expect((await sidecar.through('/cache-api/x')).backend).toBe('go-demo');
+    expect(await cacheCounts()).toEqual({ hits: before.hits + 1, misses: before.misses });
+
+    // Nobody checked a hand edit of routes.json before it reaches the applier.
+    const file = path.join(sidecar.stateDir, 'routes.json');
+    const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as { index: number; routes: Record<string, Record<string, string>> };
+    stored.routes['cache-hand'] = { serviceName: 'cache-hand', servicePath: '/cache-hand', port: String(other.port), outboundHostname: '127.0.0.1' };
+    fs.writeFileSync(file, JSON.stringify({ index: stored.index + 1, routes: stored.routes }));
+    await waitFor('the hand-edited route to be served', async () => (await sidecar.through('/cache-hand/x')).backend === 'other', 20000);
+    expect(await cacheCounts()).toEqual({ hits: before.hits + 1, misses: before.misses + 1 });
   });
 
   it('serves the HAProxy stats page with its Prometheus exporter when STATS_USER and STATS_PASS are set', async () => {

@@ -5,8 +5,8 @@ import { moveInto, siblingTemp, writeAtomic } from '../files/atomic-write';
 import { checkConfigText } from '../haproxy/check';
 import type { HaproxyControl, HaproxyExit } from '../haproxy/control';
 import { Logger, silentLogger } from '../logger';
-import type { InvalidRoute, RenderResult, TlsFiles } from '../render/types';
-import { ParseRoute, parseEntries } from '../route/entries';
+import type { InvalidRoute, RenderResult } from '../render/types';
+import { EntryParser, ParseRoute } from '../route/entries';
 import { parseRoute } from '../route/params';
 import type { Route } from '../route/route';
 import type { Settings } from '../settings';
@@ -15,7 +15,7 @@ import type { AppliedState, ApplyReport, ReloadOutcome } from './applied-state';
 import { ApplierCerts, NO_CERTS, PreparedCerts, prepareCerts } from './certificates';
 import { findBreakingRoutes } from './breaking-routes';
 import { CandidateChecks } from './candidate-checks';
-import { CheckedConfigs } from './checked-configs';
+import { CheckCacheCounts, CheckedConfigs } from './checked-configs';
 import { Coalescer } from './coalescer';
 import { IndexWaiters } from './index-waiters';
 import { LastKnownGood } from './last-known-good';
@@ -84,15 +84,14 @@ export class Applier {
   private readonly logger: Logger;
   private readonly lastKnownGood: LastKnownGood;
   private readonly checkedConfigs = new CheckedConfigs();
-  private readonly candidates = new CandidateChecks(
-    (routes) => this.checkCandidate(routes),
-    () => this.live.routes,
-  );
+  private readonly entryParser: EntryParser;
+  private readonly candidates = new CandidateChecks((routes) => this.checkCandidate(routes), () => this.live.routes);
   private applying = 0;
   private readonly reportListeners: ((report: ApplyReport) => void)[] = [];
 
   constructor(private readonly options: ApplierOptions) {
     this.render = options.render;
+    this.entryParser = new EntryParser(options.parse ?? parseRoute);
     this.logger = options.logger ?? silentLogger();
     this.lastKnownGood = new LastKnownGood(options.settings.stateDir);
     this.coalescer = new Coalescer(
@@ -112,6 +111,11 @@ export class Applier {
 
   state(): AppliedState {
     return this.live;
+  }
+
+  /** How often a config about to go live had already passed `haproxy -c` (hit) or not (miss). */
+  checkCacheCounts(): CheckCacheCounts {
+    return this.checkedConfigs.counts();
   }
 
   /**
@@ -262,7 +266,7 @@ export class Applier {
 
   private async apply(snapshot: StoreSnapshot, force: boolean, firstAt: number | undefined): Promise<ApplyReport> {
     const started = Date.now();
-    const parsed = parseEntries(snapshot.entries, this.options.parse ?? parseRoute);
+    const parsed = this.entryParser.entries(snapshot.entries);
     let plan: Plan;
     let certs: PreparedCerts;
     try {
@@ -349,7 +353,7 @@ export class Applier {
   /** Write the config next to the live one and run `haproxy -c` on it. */
   private async checked(config: string): Promise<{ config: string; candidate: string }> {
     const candidate = siblingTemp(this.options.settings.haproxyConfig, 'candidate');
-    if (this.checkedConfigs.has(config)) {
+    if (this.checkedConfigs.lookUp(config)) {
       await fs.promises.writeFile(candidate, config);
       return { config, candidate };
     }

@@ -1,5 +1,11 @@
 import { createHash } from 'crypto';
 
+/** Look-ups of the cache before a `haproxy -c` since start. */
+export interface CheckCacheCounts {
+  readonly hits: number;
+  readonly misses: number;
+}
+
 /**
  * Configs that `haproxy -c` accepted a moment ago. The API checks a candidate before it stores a
  * route, and the applier renders the very same text a few milliseconds later: checking it twice
@@ -8,6 +14,8 @@ import { createHash } from 'crypto';
  */
 export class CheckedConfigs {
   private readonly digests: string[] = [];
+  private hits = 0;
+  private misses = 0;
 
   constructor(private readonly capacity = 16) {}
 
@@ -24,5 +32,17 @@ export class CheckedConfigs {
 
   has(config: string): boolean {
     return this.digests.includes(CheckedConfigs.digest(config));
+  }
+
+  /** has(), counted: whether a check was saved (hit) or must run (miss). */
+  lookUp(config: string): boolean {
+    const known = this.has(config);
+    if (known) this.hits++;
+    else this.misses++;
+    return known;
+  }
+
+  counts(): CheckCacheCounts {
+    return { hits: this.hits, misses: this.misses };
   }
 }

@@ -16,13 +16,14 @@ function paramsKey(route: Route): string {
 
 /** Which services an apply added, changed (other parameters) and removed, by serviceName. */
 export function diffRoutes(before: readonly Route[], after: readonly Route[]): RouteDiff {
-  const old = new Map(before.map((route) => [route.serviceName, paramsKey(route)]));
+  const old = new Map(before.map((route) => [route.serviceName, route]));
   const added: string[] = [];
   const changed: string[] = [];
   for (const route of after) {
     const previous = old.get(route.serviceName);
     if (previous === undefined) added.push(route.serviceName);
-    else if (previous !== paramsKey(route)) changed.push(route.serviceName);
+    // The applier's EntryParser hands out the same Route for unchanged parameters: no JSON then.
+    else if (previous !== route && paramsKey(previous) !== paramsKey(route)) changed.push(route.serviceName);
     old.delete(route.serviceName);
   }
   return { added, changed, removed: [...old.keys()] };

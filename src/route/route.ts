@@ -11,6 +11,15 @@ export type ReqMode = 'http' | 'tcp' | 'sni';
  */
 export type RouteParams = Readonly<Record<string, string>>;
 
+/** The same parameters with the same values (key order aside); the same object is the quick case. */
+export function sameParams(a: RouteParams | null, b: RouteParams | null): boolean {
+  if (a === b) return true;
+  if (a === null || b === null) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((key) => Object.prototype.hasOwnProperty.call(b, key) && a[key] === b[key]);
+}
+
 export interface User {
   readonly name: string;
   readonly password: string;

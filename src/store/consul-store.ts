@@ -37,6 +37,13 @@ export interface ConsulStoreOptions {
 interface KvPair {
   readonly Key: string;
   readonly Value: string | null;
+  /** The Raft index of the key's last change. */
+  readonly ModifyIndex?: number;
+}
+
+interface Decoded {
+  readonly modifyIndex: number;
+  readonly entry: StoreEntry;
 }
 
 /** The answer to a transaction that wrote a key: the written entry carries the Raft index. */
@@ -53,6 +60,8 @@ export class ConsulStore implements SnapshotStore {
   private readonly certDirectory: string;
   private readonly watches = new Set<KvWatch>();
   private watchRestarts = 0;
+  /** The entries of the last read by key: a key whose ModifyIndex did not move is not decoded again. */
+  private decoded = new Map<string, Decoded>();
 
   constructor(private readonly options: ConsulStoreOptions) {
     this.client = new ConsulClient({ addresses: options.addresses, token: options.token, timeoutMs: options.requestTimeoutMs });
@@ -169,16 +178,24 @@ export class ConsulStore implements SnapshotStore {
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /**
+   * Decode the pairs; a key whose ModifyIndex is the one of the last read keeps its entry (the
+   * same object, so the de-duplication and the applier's parser see at once it did not change).
+   */
   private decode(pairs: readonly KvPair[]): StoreEntry[] {
-    const entries = pairs
-      .filter((pair) => pair.Key.startsWith(this.directory))
-      .map((pair) => ({
-        serviceName: pair.Key.slice(this.directory.length),
-        text: pair.Value === null ? null : Buffer.from(pair.Value, 'base64').toString('utf8'),
-      }))
+    const next = new Map<string, Decoded>();
+    const entries: StoreEntry[] = [];
+    for (const pair of pairs) {
+      const serviceName = pair.Key.slice(this.directory.length);
       // The directory key itself (`.../services/`, made by the UI or `consul kv put`) is no route.
-      .filter((item) => item.serviceName !== '')
-      .map((item) => decodeRoute(item.serviceName, item.text));
+      if (serviceName === '') continue;
+      const known = this.decoded.get(pair.Key);
+      const modifyIndex = pair.ModifyIndex;
+      const entry = known && known.modifyIndex === modifyIndex ? known.entry : decodeRoute(serviceName, pair.Value === null ? null : Buffer.from(pair.Value, 'base64').toString('utf8'));
+      if (typeof modifyIndex === 'number') next.set(pair.Key, { modifyIndex, entry });
+      entries.push(entry);
+    }
+    this.decoded = next;
     return sortEntries(entries);
   }
 

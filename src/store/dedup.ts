@@ -1,14 +1,9 @@
-import type { RouteParams } from '../route/route';
-import type { CertEntry, RouteStore, SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
-
-function sameParams(a: RouteParams | null, b: RouteParams | null): boolean {
-  if (a === null || b === null) return a === b;
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  return keys.every((key) => Object.prototype.hasOwnProperty.call(b, key) && a[key] === b[key]);
-}
+import { RouteParams, sameParams } from '../route/route';
+import type { RouteStore, SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
 
 function sameEntry(a: StoreEntry, b: StoreEntry): boolean {
+  // The Consul store hands out the same entry object for a key whose ModifyIndex did not move.
+  if (a === b) return true;
   return a.serviceName === b.serviceName && a.error === b.error && sameParams(a.params, b.params);
 }
 
