@@ -37,9 +37,15 @@ export async function startLoadedSidecar(size: number, backend: Backend, cleanUp
 }
 
 /** Start a sidecar and wait until its HAProxy serves the probe from `backend`. */
+/**
+ * BENCH_NODE_FLAGS (space-separated) replaces the shipped Node flags of every sidecar, e.g. to
+ * compare memory flags or to take a CPU profile: BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+ */
+const NODE_FLAGS = process.env.BENCH_NODE_FLAGS === undefined ? undefined : process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean);
+
 export async function startAndLoad(backend: Backend, cleanUps: CleanUps, options: SidecarOptions): Promise<LoadedSidecar> {
   const started = performance.now();
-  const sidecar = cleanUps.add(await startSidecar({ ...options, env: { ...BENCH_ENV, ...options.env } }));
+  const sidecar = cleanUps.add(await startSidecar({ nodeFlags: NODE_FLAGS, ...options, env: { ...BENCH_ENV, ...options.env } }));
   const loadMs = await untilBackend(`${sidecar.proxy}/probe`, backend.name, LOAD_TIMEOUT_MS, started);
   return { sidecar, loadMs };
 }
