@@ -85,6 +85,26 @@ describe('render', () => {
     expect(render(routes)).toBe(render([...routes].reverse()));
   });
 
+  it('renders after a change exactly what a fresh template set renders, though it reuses the text of unchanged routes', () => {
+    const templates = loadTemplates(DEFAULT_TEMPLATES_DIR);
+    const kept = [
+      { serviceName: 'api', servicePath: '/api', port: '1', users: 'u:p', addReqHeader: 'X-A a' },
+      { serviceName: 'web', serviceDomain: 'web.test,*.web.test', port: '2', reqPathSearch: '^/w/(.*)', reqPathReplace: '/\\1' },
+    ].map(parseRoute);
+    const steps = [
+      [...kept, parseRoute({ serviceName: 'moving', servicePath: '/m', port: '3' })],
+      // moving changes port; then route aaa (aclName api) sorts first and takes api's ACL names
+      [...kept, parseRoute({ serviceName: 'moving', servicePath: '/m', port: '4', setResHeader: 'X-B b' })],
+      [...kept, parseRoute({ serviceName: 'moving', servicePath: '/m', port: '4', setResHeader: 'X-B b' }), parseRoute({ serviceName: 'aaa', aclName: 'api', servicePath: '/a2', port: '1' })],
+      kept,
+    ];
+    for (const routes of steps) {
+      const text = templates.render(routes, settings);
+      expect(text).toBe(loadTemplates(DEFAULT_TEMPLATES_DIR).render(routes, settings));
+      expect(checkConfig(text).ok).toBe(true);
+    }
+  });
+
   it('uses DFP names: url_<aclName><port>, domain_<aclName><port>, <serviceName>-be<port>, <host>:<port>', () => {
     const config = render([
       { serviceName: 'go-demo', servicePath: '/demo', serviceDomain: 'demo.test', port: '8080' },

@@ -5,8 +5,8 @@ import { TemplateError } from '../errors';
 import { parseRoute } from '../route/params';
 import { Route } from '../route/route';
 import { Settings, loadSettings } from '../settings';
-import type { RenderResult, TlsFiles } from './types';
-import { BuiltView, buildView, ConfigView } from './view';
+import type { RenderResult } from './types';
+import { BuiltView, buildView, ConfigView, ViewMemo } from './view';
 
 export const MAIN_TEMPLATE = 'haproxy.cfg.hbs';
 
@@ -49,13 +49,34 @@ function compileOne(env: typeof Handlebars, file: string, source: string): Handl
   }
 }
 
+/**
+ * A partial's text depends only on its context object, unless it reaches out of it (`../`; there
+ * are no @data variables and only the built-in, pure helpers): such a partial remembers its text
+ * per context object, and ViewMemo hands it the same object for a route that did not change, so
+ * a change of one route among thousands renders that route's parts only. Handlebars has no such
+ * cache of its own; indentation of a partial is applied by Handlebars after this returns.
+ */
+function remembered(source: string, compiled: Handlebars.TemplateDelegate): Handlebars.TemplateDelegate {
+  if (source.includes('..')) return compiled;
+  const texts = new WeakMap<object, string>();
+  return (context: unknown, options?: Handlebars.RuntimeOptions) => {
+    if (typeof context !== 'object' || context === null) return compiled(context, options);
+    let text = texts.get(context);
+    if (text === undefined) {
+      text = compiled(context, options);
+      texts.set(context, text);
+    }
+    return text;
+  };
+}
+
 function compileAll(sources: Map<string, string>): Compiled {
   const env = Handlebars.create();
   let main: Handlebars.TemplateDelegate | undefined;
   for (const [file, source] of sources) {
     const compiled = compileOne(env, file, source);
     if (file === MAIN_TEMPLATE) main = compiled;
-    else env.registerPartial(file.slice(0, -'.hbs'.length), compiled);
+    else env.registerPartial(file.slice(0, -'.hbs'.length), remembered(source, compiled));
   }
   if (!main) throw new TemplateError(`${MAIN_TEMPLATE} is missing`);
   const template = main;
@@ -100,8 +121,9 @@ function sampleInput(): { routes: Route[]; settings: Settings } {
 }
 
 function templatesFrom(dir: string, compiled: Compiled): Templates {
-  const renderWithProblems = (routes: readonly Route[], settings: Settings, tls: TlsFiles | false = false): RenderResult => {
-    const built = buildView(routes, settings, tls);
+  const memo = new ViewMemo();
+  const renderWithProblems = (routes: readonly Route[], settings: Settings): RenderResult => {
+    const built = buildView(routes, settings, memo);
     return { config: renderView(dir, compiled, built), problems: built.problems };
   };
   return {

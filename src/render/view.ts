@@ -113,6 +113,33 @@ class UniqueNames {
   }
 }
 
+/**
+ * The view parts of each route from earlier builds. A route the store did not change is the same
+ * Route object (the applier's EntryParser keeps it), and when its names came out the same too, its
+ * backend, ACLs, use_backend line and userlist are the same objects as last time: the templates'
+ * partial memo (templates.ts) then reuses their text instead of rendering them again. Keyed weakly
+ * by Route, so it holds nothing a live route set no longer holds.
+ */
+export class ViewMemo {
+  private readonly parts = new WeakMap<Route, Map<string, { readonly key: string; readonly value: unknown }>>();
+
+  /** The part `kind` of destination `index` of `route`, built again only when `key` (its names) changed. */
+  get<T>(route: Route, kind: string, key: string, build: () => T): T {
+    let parts = this.parts.get(route);
+    if (!parts) this.parts.set(route, (parts = new Map()));
+    const known = parts.get(kind);
+    if (known && known.key === key) return known.value as T;
+    const value = build();
+    parts.set(kind, { key, value });
+    return value;
+  }
+}
+
+/** Builds without a memo: every part new. */
+const NO_MEMO = { get: <T>(_route: Route, _kind: string, _key: string, build: () => T): T => build() };
+
+type Memo = Pick<ViewMemo, 'get'>;
+
 interface Placed {
   readonly route: Route;
   readonly destination: Destination;
@@ -161,9 +188,19 @@ function domainAcls(name: string, domains: readonly string[], algo: string, sni:
   return acls;
 }
 
-function httpEntry(placed: Placed, aclNames: UniqueNames): { acls: AclView[]; use: UseBackendView } {
+interface HttpEntry {
+  readonly acls: readonly AclView[];
+  readonly use: UseBackendView;
+}
+
+function httpEntry(placed: Placed, aclNames: UniqueNames, memo: Memo): HttpEntry {
   const { route, destination: d } = placed;
   const base = aclNames.take(`${route.aclName}${d.port}${d.index === 0 ? '' : `_${d.index}`}`);
+  return memo.get(route, `http${d.index}`, `${base} ${placed.backend}`, () => buildHttpEntry(placed, base));
+}
+
+function buildHttpEntry(placed: Placed, base: string): HttpEntry {
+  const { route, destination: d } = placed;
   const acls: AclView[] = [];
   const condition: string[] = [];
   if (d.servicePath.length > 0) {
@@ -311,20 +348,14 @@ function tcpFrontendView(port: number, group: TcpGroup, settings: Settings, aclN
   return { name: `sni_${port}`, bind, mode: 'sni', acls, useBackends, defaultBackend };
 }
 
-/** An `:ssl` bind: SNI picks from the crt-list, the default certificate answers the rest; HTTP/2 by ALPN. */
-function sslBindOf(settings: Settings, port: number, tls: TlsFiles): string {
-  const options = settings.tls.bindOptions === '' ? '' : ` ${settings.tls.bindOptions}`;
-  return `${bindOf(settings, port)} ssl crt ${tls.defaultCert} crt-list ${tls.crtList} alpn h2,http/1.1 ciphers ${settings.tls.ciphers}${options}`;
-}
-
-function httpFrontendView(http: readonly Placed[], settings: Settings, stats: StatsView | false, tls: TlsFiles | false): HttpFrontendView {
+function httpFrontendView(http: readonly Placed[], settings: Settings, stats: StatsView | false, memo: Memo): HttpFrontendView {
   const aclNames = new UniqueNames();
   const acls: AclView[] = [];
   const useBackends: UseBackendView[] = [];
   // The rank is computed once per destination, not once per comparison: 10,000 routes sort fast.
   const ranked = http.map((placed): Ranked => ({ placed, rank: httpRank(placed.destination) })).sort(compareHttp);
   for (const { placed } of ranked) {
-    const entry = httpEntry(placed, aclNames);
+    const entry = httpEntry(placed, aclNames, memo);
     acls.push(...entry.acls);
     useBackends.push(entry.use);
   }
@@ -353,8 +384,11 @@ function uniqueServices(routes: readonly Route[], problems: InvalidRoute[]): Rou
   });
 }
 
-/** Build the view; routes are taken in serviceName order so names and conflicts are stable. */
-export function buildView(routes: readonly Route[], settings: Settings, tls: TlsFiles | false = false): BuiltView {
+/**
+ * Build the view; routes are taken in serviceName order so names and conflicts are stable. With a
+ * memo, the parts of routes unchanged since an earlier build are that build's objects.
+ */
+export function buildView(routes: readonly Route[], settings: Settings, memo: Memo = NO_MEMO): BuiltView {
   const problems: InvalidRoute[] = [];
   const sorted = uniqueServices(routes, problems).sort((a, b) => compareText(a.serviceName, b.serviceName));
   const placed = placeAll(sorted);
@@ -372,10 +406,10 @@ export function buildView(routes: readonly Route[], settings: Settings, tls: Tls
     view: {
       timeouts: settings.timeouts,
       resolvers: settings.haproxyResolvers.map((r, i) => ({ name: `dns${i}`, address: `${r.host}:${r.port}` })),
-      userlists: sorted.filter((r) => r.users.length > 0).map(userlistView),
-      httpFrontend: httpFrontendView(http, settings, stats, tls),
+      userlists: sorted.filter((r) => r.users.length > 0).map((route) => memo.get(route, 'userlist', '', () => userlistView(route))),
+      httpFrontend: httpFrontendView(http, settings, stats, memo),
       tcpFrontends,
-      backends: placed.filter((p) => served.has(p)).map((p) => backendView(p, settings)),
+      backends: placed.filter((p) => served.has(p)).map((p) => memo.get(p.route, `backend${p.destination.index}`, p.backend, () => backendView(p))),
       statsFrontend: stats && stats.bind !== false ? stats : false,
     },
     problems,
