@@ -12,4 +12,4 @@ ensure_build
 
 cd "$ROOT"
 # The same Node flag as the haproxy-sidecar bin (see src/cli.ts): a small young generation.
-exec node --max-semi-space-size=1 --optimize-for-size dist/cli.js serve "$@"
+exec node --max-semi-space-size=1 --heap-growing-percent=50 dist/cli.js serve "$@"

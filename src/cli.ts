@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size
+#!/usr/bin/env -S node --max-semi-space-size=1 --heap-growing-percent=50
 // A 1 MB young generation and V8's size-over-speed mode keep the sidecar at about 110 MB at
 // 10,000 routes instead of 165-180 MB; scripts/run.sh and the image run Node the same way.
 import yargs, { Argv } from 'yargs';

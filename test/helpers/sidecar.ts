@@ -21,7 +21,7 @@ export interface SidecarOptions {
 }
 
 /** The flags src/cli.ts, scripts/run.sh and the Docker image run Node with. */
-export const SHIPPED_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--optimize-for-size'];
+export const SHIPPED_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--heap-growing-percent=50'];
 
 export interface RunningSidecar {
   /** The Node process of the sidecar (its HAProxy master is a child of it). */
