@@ -61,7 +61,10 @@ export function firstDifference(ours: string, theirs: string): string {
 export function assertSameConfig(consul: string, sidecarBind: string, sidecarConfig: string, when: string): void {
   const theirs = renderOnce(consul, sidecarBind);
   if (theirs !== sidecarConfig) {
-    throw new Error(`${when}: consul-template's haproxy.cfg differs from haproxy-sidecar's for the same KV data (${firstDifference(sidecarConfig, theirs)}); the comparison would be meaningless`);
+    throw new Error(
+      `${when}: consul-template's haproxy.cfg differs from haproxy-sidecar's for the same KV data (${firstDifference(sidecarConfig, theirs)}); ` +
+        `the comparison would be meaningless`,
+    );
   }
 }
 
@@ -107,10 +110,15 @@ export async function startConsulTemplatePeer(consul: string, httpPort: number, 
   cleanUps.add(peer);
   // Its first render is the same text (no command, no log line at info level): the caller's
   // warm-up edit, untimed, is what shows it watches the keys.
-  await waitFor('consul-template to start', async () => {
-    if (supervised.exited()) throw new Error(`consul-template exited:\n${output}`);
-    return output.includes('(runner) starting');
-  }, 60000, 50);
+  await waitFor(
+    'consul-template to start',
+    async () => {
+      if (supervised.exited()) throw new Error(`consul-template exited:\n${output}`);
+      return output.includes('(runner) starting');
+    },
+    60000,
+    50,
+  );
   return peer;
 }
 

@@ -76,7 +76,9 @@ export async function measureFloor(size: number, samples: number): Promise<Floor
     const httpPort = await freePort();
     const fillers = fillerRoutes(size - 1);
     // Change i moves the probe to the other backend with a header carrying i, as the sidecar's scenarios do.
-    const configs = Array.from({ length: samples + 1 }, (_, i) => renderConfig([...fillers, i === 0 ? probeParams(backends[0].port) : probeEdit(backends[i % 2].port, i)], httpPort));
+    const configs = Array.from({ length: samples + 1 }, (_, i) =>
+      renderConfig([...fillers, i === 0 ? probeParams(backends[0].port) : probeEdit(backends[i % 2].port, i)], httpPort),
+    );
     const haproxy = cleanUps.add(await startHaproxy(configs[0]));
     const proxyUrl = `http://127.0.0.1:${httpPort}/probe`;
     await untilBackend(proxyUrl, backends[0].name, 60000);

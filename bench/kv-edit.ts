@@ -8,7 +8,23 @@ import { RunningSidecar } from '../test/helpers/sidecar';
 import { tempDir } from '../test/helpers/tmp';
 import { assertSameConfig, assertSocat, ConsulTemplatePeer, startConsulTemplatePeer } from './consul-template';
 import { childWith, cpuOf, haproxyTreeMs } from './cpu';
-import { budget, Budget, cacheUse, countersOf, eachSize, log, meanApplyMs, resultsDir, runScenario, SidecarCounters, since, summarize, untilBackend, withCleanUps, writeResult } from './measure';
+import {
+  budget,
+  Budget,
+  cacheUse,
+  countersOf,
+  eachSize,
+  log,
+  meanApplyMs,
+  resultsDir,
+  runScenario,
+  SidecarCounters,
+  since,
+  summarize,
+  untilBackend,
+  withCleanUps,
+  writeResult,
+} from './measure';
 import type { KvEditRow, PeerCpu } from './result-types';
 import { Params, probeEdit, writeConsulStore } from './routes';
 import { keepLogs, LOAD_TIMEOUT_MS, startAndLoad, storeContents } from './sidecars';
@@ -124,13 +140,13 @@ async function atSize(size: number): Promise<KvEditRow> {
     let stoppedBy: string | undefined;
     let n = 0;
     try {
-      for (; n < WARM_UP_EDITS; ) {
+      for (; n < WARM_UP_EDITS;) {
         n += 1;
         for (const peer of peers) await editOne(peer, backends, n);
       }
     } catch (error) {
       await keepLogs('kv-edit', size, [sidecar], (error as Error).message);
-      throw new Error(`warm-up: ${(error as Error).message}\n--- consul-template output ---\n${ct.logs().slice(-4000)}`);
+      throw new Error(`warm-up: ${(error as Error).message}\n--- consul-template output ---\n${ct.logs().slice(-4000)}`, { cause: error });
     }
 
     const limit = budget(size, EDITS, EDITS_AT_10000);
@@ -160,7 +176,10 @@ async function atSize(size: number): Promise<KvEditRow> {
     const theirs = summarize(times['consul-template']);
     const cpu = cpuPerEdit(before, after, edits);
     const cache = cacheUse([before.sidecar], [after.sidecar]);
-    log(`kv-edit at ${size} routes, ${edits} edits each: haproxy-sidecar p50 ${ours.p50} p99 ${ours.p99} ms, consul-template + HAProxy p50 ${theirs.p50} p99 ${theirs.p99} ms; Node CPU ${cpu.ours.controllerMs} ms per edit; check cache hit rate ${cache.hitRate}`);
+    log(
+      `kv-edit at ${size} routes, ${edits} edits each: haproxy-sidecar p50 ${ours.p50} p99 ${ours.p99} ms, consul-template + HAProxy p50 ` +
+        `${theirs.p50} p99 ${theirs.p99} ms; Node CPU ${cpu.ours.controllerMs} ms per edit; check cache hit rate ${cache.hitRate}`,
+    );
     return {
       routes: size,
       loadMs: { ours: Math.round(loadMs), peer: Math.round(peerLoadMs) },

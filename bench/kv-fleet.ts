@@ -4,7 +4,22 @@ import { startConsulDev } from '../test/helpers/consul';
 import { freePort } from '../test/helpers/ports';
 import { RunningSidecar } from '../test/helpers/sidecar';
 import { tempDir } from '../test/helpers/tmp';
-import { budget, Budget, cacheUse, CleanUps, countersOf, eachSize, log, meanApplyMs, runScenario, since, summarize, untilBackend, withCleanUps, writeResult } from './measure';
+import {
+  budget,
+  Budget,
+  cacheUse,
+  CleanUps,
+  countersOf,
+  eachSize,
+  log,
+  meanApplyMs,
+  runScenario,
+  since,
+  summarize,
+  untilBackend,
+  withCleanUps,
+  writeResult,
+} from './measure';
 import type { KvFleetRow } from './result-types';
 import { Params, probeEdit, writeConsulStore } from './routes';
 import { keepLogs, startAndLoad, storeContents } from './sidecars';
@@ -54,7 +69,9 @@ async function timeEdits(consul: string, sidecars: readonly RunningSidecar[], ba
     const target = backends[i % 2];
     const editStarted = performance.now();
     await putKey(consul, probeEdit(target.port, i));
-    const times = await Promise.all(sidecars.map((s) => untilBackend(`${s.proxy}/probe`, target.name, LIVE_TIMEOUT_MS, editStarted))).catch((error: Error) => error);
+    const times = await Promise.all(sidecars.map((s) => untilBackend(`${s.proxy}/probe`, target.name, LIVE_TIMEOUT_MS, editStarted))).catch(
+      (error: Error) => error,
+    );
     if (times instanceof Error) {
       edits.stoppedBy = `edit ${i}: ${times.message}`;
       break;
@@ -95,7 +112,14 @@ async function atSize(size: number): Promise<KvFleetRow> {
 
 async function main(): Promise<void> {
   await eachSize('kv-fleet', atSize, (results) =>
-    writeResult('kv-fleet', { scenario: 'kv-edit-to-live on three replicas', node: process.version, cpus: os.cpus().length, instances: HOSTS, target: 'p99 < 1 s until all three serve the edit', results }),
+    writeResult('kv-fleet', {
+      scenario: 'kv-edit-to-live on three replicas',
+      node: process.version,
+      cpus: os.cpus().length,
+      instances: HOSTS,
+      target: 'p99 < 1 s until all three serve the edit',
+      results,
+    }),
   );
 }
 

@@ -2,7 +2,22 @@ import * as os from 'os';
 import { Backend, startBackend } from '../test/helpers/backends';
 import { RunningSidecar } from '../test/helpers/sidecar';
 import { FloorResult, measureFloor } from './floor';
-import { budget, Budget, cacheUse, countersOf, eachSize, FailedSize, log, meanApplyMs, runScenario, since, summarize, untilBackend, withCleanUps, writeResult } from './measure';
+import {
+  budget,
+  Budget,
+  cacheUse,
+  countersOf,
+  eachSize,
+  FailedSize,
+  log,
+  meanApplyMs,
+  runScenario,
+  since,
+  summarize,
+  untilBackend,
+  withCleanUps,
+  writeResult,
+} from './measure';
 import type { ReconfigureRow } from './result-types';
 import { probeEdit } from './routes';
 import { keepLogsOnFailure, reconfigure, startLoadedSidecar } from './sidecars';
@@ -47,8 +62,24 @@ async function atSize(size: number): Promise<ReconfigureRow> {
     const before = await countersOf(sidecar.api);
     const timed = await keepLogsOnFailure('reconfigure', size, [sidecar], () => timeChanges(sidecar, backends, budget(size, CHANGES, CHANGES_AT_10000)));
     const after = await countersOf(sidecar.api);
-    log(`reconfigure at ${size} routes: ${timed.liveMs.count} changes, live p50 ${timed.liveMs.p50} p99 ${timed.liveMs.p99} ms, RSS ${Math.round(after.rssBytes / 1048576)} MiB`);
-    return { routes: size, loadMs: Math.round(loadMs), ...timed, reloads: after.reloads - before.reloads, failedReloads: after.failedReloads - before.failedReloads, meanApplyMs: meanApplyMs(before, after), rssAfterLoadBytes: before.rssBytes, rssAfterChangesBytes: after.rssBytes, heapUsedAfterLoadBytes: before.heapUsedBytes, heapUsedAfterChangesBytes: after.heapUsedBytes, nodeCpuPerChangeMs: Math.round(((after.cpuSeconds - before.cpuSeconds) * 10000) / Math.max(1, timed.liveMs.count)) / 10, cache: cacheUse([before], [after]) };
+    log(
+      `reconfigure at ${size} routes: ${timed.liveMs.count} changes, live p50 ${timed.liveMs.p50} p99 ${timed.liveMs.p99} ms, RSS ` +
+        `${Math.round(after.rssBytes / 1048576)} MiB`,
+    );
+    return {
+      routes: size,
+      loadMs: Math.round(loadMs),
+      ...timed,
+      reloads: after.reloads - before.reloads,
+      failedReloads: after.failedReloads - before.failedReloads,
+      meanApplyMs: meanApplyMs(before, after),
+      rssAfterLoadBytes: before.rssBytes,
+      rssAfterChangesBytes: after.rssBytes,
+      heapUsedAfterLoadBytes: before.heapUsedBytes,
+      heapUsedAfterChangesBytes: after.heapUsedBytes,
+      nodeCpuPerChangeMs: Math.round(((after.cpuSeconds - before.cpuSeconds) * 10000) / Math.max(1, timed.liveMs.count)) / 10,
+      cache: cacheUse([before], [after]),
+    };
   });
 }
 

@@ -129,7 +129,7 @@ function machineSection(report: Report): string {
     ...report.fleet.filter((k) => k.stoppedBy).map((k) => `kv-fleet at ${k.routes} routes stopped after ${k.allLiveMs.count} edits: ${k.stoppedBy}`),
   ];
   const failed = [...failures(['reconfigure', 'floor', 'kv-edit', 'kv-fleet', 'burst']), ...stopped];
-  if (failed.length > 0) lines.push('', '**Failures** (the sidecars\' output is kept as `<scenario>-<size>-<host>.log`):', '', ...failed.map((f) => `- ${f}`));
+  if (failed.length > 0) lines.push('', "**Failures** (the sidecars' output is kept as `<scenario>-<size>-<host>.log`):", '', ...failed.map((f) => `- ${f}`));
   return lines.join('\n');
 }
 
@@ -155,21 +155,80 @@ function floorSection(report: Report): string {
 function reconfigureSection(report: Report): string {
   const rows = report.reconfigure.map((r) => {
     const f = report.floor(r.routes);
-    return [String(r.routes), `${r.liveMs.count}${r.cutShortByCap ? ' (time cap)' : ''}`, ms(r.liveMs.p50), ms(r.liveMs.p95), ms(r.liveMs.p99), ratio(r.liveMs.p50, f?.floorMs.p50), ratio(r.liveMs.p99, f?.floorMs.p99), ms(r.meanApplyMs), ms(r.nodeCpuPerChangeMs), hitRate(r.cache), String(r.failedReloads)];
+    return [
+      String(r.routes),
+      `${r.liveMs.count}${r.cutShortByCap ? ' (time cap)' : ''}`,
+      ms(r.liveMs.p50),
+      ms(r.liveMs.p95),
+      ms(r.liveMs.p99),
+      ratio(r.liveMs.p50, f?.floorMs.p50),
+      ratio(r.liveMs.p99, f?.floorMs.p99),
+      ms(r.meanApplyMs),
+      ms(r.nodeCpuPerChangeMs),
+      hitRate(r.cache),
+      String(r.failedReloads),
+    ];
   });
-  return section('## 1. Reconfigure to live', 'One `/reconfigure` call after another, each moving `/probe` to the other of two backends (and changing a header, so every change is a config never seen before); timed from the call until a request through HAProxy reaches the new backend. "apply" is the applier\'s own render + `haproxy -c` + reload per change (from `haproxy_sidecar_reload_duration_seconds`); the rest is the API\'s candidate check, the store write and the coalescing window. "Node CPU" is the sidecar process\'s user + system time per change (`haproxy_sidecar_process_cpu_seconds_total`, i.e. `process.cpuUsage()`); "check cache" is the checked-config cache\'s hit rate (`haproxy_sidecar_check_cache_total`): the API checks each candidate and the applier reuses that verdict.', ['routes', 'changes', 'p50 ms', 'p95 ms', 'p99 ms', 'p50 / floor', 'p99 / floor', 'apply mean ms', 'Node CPU ms / change', 'check cache hits', 'failed reloads'], rows);
+  return section(
+    '## 1. Reconfigure to live',
+    'One `/reconfigure` call after another, each moving `/probe` to the other of two backends (and changing a header, so every change is a ' +
+      'config never seen before); timed from the call until a request through HAProxy reaches the new backend. "apply" is the applier\'s own ' +
+      "render + `haproxy -c` + reload per change (from `haproxy_sidecar_reload_duration_seconds`); the rest is the API's candidate check, the " +
+      'store write and the coalescing window. "Node CPU" is the sidecar process\'s user + system time per change ' +
+      '(`haproxy_sidecar_process_cpu_seconds_total`, i.e. `process.cpuUsage()`); "check cache" is the checked-config cache\'s hit rate ' +
+      '(`haproxy_sidecar_check_cache_total`): the API checks each candidate and the applier reuses that verdict.',
+    [
+      'routes',
+      'changes',
+      'p50 ms',
+      'p95 ms',
+      'p99 ms',
+      'p50 / floor',
+      'p99 / floor',
+      'apply mean ms',
+      'Node CPU ms / change',
+      'check cache hits',
+      'failed reloads',
+    ],
+    rows,
+  );
 }
 
 function kvSection(report: Report): string {
   const rows = report.kv.map((r) => {
     const cpu = (c: KvEditRow['cpuPerEditMs']['ours']) => `${ms(c.controllerMs)} + ${ms(c.checkMs)} + ${ms(c.haproxyMs)}`;
     const edits = `${r.edits}${r.cutShortByCap ? ' (time cap)' : ''}${r.stoppedBy ? ' (stopped: an edit not live within 30 s)' : ''}`;
-    return [String(r.routes), edits, `${ms(r.ours.p50)} / ${ms(r.ours.p99)}`, `${ms(r.peer.p50)} / ${ms(r.peer.p99)}`, `**${ratio(r.ours.p50, r.peer.p50)} / ${ratio(r.ours.p99, r.peer.p99)}**`, cpu(r.cpuPerEditMs.ours), cpu(r.cpuPerEditMs.peer), hitRate(r.cache), r.sameConfig ? 'yes' : '**no**'];
+    return [
+      String(r.routes),
+      edits,
+      `${ms(r.ours.p50)} / ${ms(r.ours.p99)}`,
+      `${ms(r.peer.p50)} / ${ms(r.peer.p99)}`,
+      `**${ratio(r.ours.p50, r.peer.p50)} / ${ratio(r.ours.p99, r.peer.p99)}**`,
+      cpu(r.cpuPerEditMs.ours),
+      cpu(r.cpuPerEditMs.peer),
+      hitRate(r.cache),
+      r.sameConfig ? 'yes' : '**no**',
+    ];
   });
   return section(
     '## 2. Consul KV edit to live: haproxy-sidecar beside consul-template + HAProxy',
-    'Each peer has its own Consul dev agent loaded with the same routes. An edit is a PUT of `docker-flow/services/probe` (to the other of two backends, with a header carrying the edit\'s number: every edit is a config never seen before), timed until a request through that peer\'s HAProxy reaches the new backend. Edits alternate between the peers in the same run. The peer is consul-template v0.41.1 (`tools/consul-template`) rendering `bench/consul-template/haproxy.cfg.ctmpl`, whose command runs `haproxy -c` and a master CLI `reload`; before and after the edits its output is checked to equal the sidecar\'s haproxy.cfg byte for byte. CPU per edit: controller (the sidecar\'s Node process, or consul-template) + what it ran (`haproxy -c`, and for the peer `sh` and `socat`) + the HAProxy master and workers, in ms.',
-    ['routes', 'edits per peer', 'haproxy-sidecar p50 / p99 ms', 'consul-template + HAProxy p50 / p99 ms', 'ratio us / peer (p50 / p99)', 'CPU ms per edit, ours', 'CPU ms per edit, peer', 'check cache hits', 'same config'],
+    'Each peer has its own Consul dev agent loaded with the same routes. An edit is a PUT of `docker-flow/services/probe` (to the other of two ' +
+      "backends, with a header carrying the edit's number: every edit is a config never seen before), timed until a request through that peer's " +
+      'HAProxy reaches the new backend. Edits alternate between the peers in the same run. The peer is consul-template v0.41.1 ' +
+      '(`tools/consul-template`) rendering `bench/consul-template/haproxy.cfg.ctmpl`, whose command runs `haproxy -c` and a master CLI `reload`; ' +
+      "before and after the edits its output is checked to equal the sidecar's haproxy.cfg byte for byte. CPU per edit: controller (the sidecar's " +
+      'Node process, or consul-template) + what it ran (`haproxy -c`, and for the peer `sh` and `socat`) + the HAProxy master and workers, in ms.',
+    [
+      'routes',
+      'edits per peer',
+      'haproxy-sidecar p50 / p99 ms',
+      'consul-template + HAProxy p50 / p99 ms',
+      'ratio us / peer (p50 / p99)',
+      'CPU ms per edit, ours',
+      'CPU ms per edit, peer',
+      'check cache hits',
+      'same config',
+    ],
     rows,
   );
 }
@@ -177,19 +236,68 @@ function kvSection(report: Report): string {
 function fleetSection(report: Report): string {
   const rows = report.fleet.map((r) => {
     const f = report.floor(r.routes);
-    return [String(r.routes), `${r.allLiveMs.count}${r.cutShortByCap ? ' (time cap)' : ''}${r.stoppedBy ? ' (stopped: an edit not live on all three within 30 s)' : ''}`, ms(r.allLiveMs.p50), ms(r.allLiveMs.p99), ratio(r.allLiveMs.p50, f?.floorMs.p50), ratio(r.allLiveMs.p99, f?.floorMs.p99), r.meanApplyMs.map(ms).join(' / '), hitRate(r.cache), r.failedReloadsPerInstance.join(' / ')];
+    return [
+      String(r.routes),
+      `${r.allLiveMs.count}${r.cutShortByCap ? ' (time cap)' : ''}${r.stoppedBy ? ' (stopped: an edit not live on all three within 30 s)' : ''}`,
+      ms(r.allLiveMs.p50),
+      ms(r.allLiveMs.p99),
+      ratio(r.allLiveMs.p50, f?.floorMs.p50),
+      ratio(r.allLiveMs.p99, f?.floorMs.p99),
+      r.meanApplyMs.map(ms).join(' / '),
+      hitRate(r.cache),
+      r.failedReloadsPerInstance.join(' / '),
+    ];
   });
-  return section('## 2b. Consul KV edit to live on three instances', 'A PUT of `docker-flow/services/probe` (a config never seen before each time) to the Consul dev agent shared by sidecars on 127.0.0.2, .3 and .4, timed until all three HAProxies serve the new backend (three sidecars and three HAProxies share two cores).', ['routes', 'edits', 'p50 ms', 'p99 ms', 'p50 / floor', 'p99 / floor', 'apply mean ms per instance', 'check cache hits', 'failed reloads per instance'], rows);
+  return section(
+    '## 2b. Consul KV edit to live on three instances',
+    'A PUT of `docker-flow/services/probe` (a config never seen before each time) to the Consul dev agent shared by sidecars on 127.0.0.2, .3 ' +
+      'and .4, timed until all three HAProxies serve the new backend (three sidecars and three HAProxies share two cores).',
+    ['routes', 'edits', 'p50 ms', 'p99 ms', 'p50 / floor', 'p99 / floor', 'apply mean ms per instance', 'check cache hits', 'failed reloads per instance'],
+    rows,
+  );
 }
 
 function burstSection(report: Report): string {
   const rows = report.burst.map((r) => {
     const f = report.floor(r.routes);
     const perChange = r.accepted > 0 ? r.burstMs / r.accepted : undefined;
-    const refused = Object.entries(r.refused).map(([status, n]) => `${n}×${status}`).join(', ') || 'none';
-    return [String(r.routes), `${r.accepted}/${r.attempted}${r.cutShortByCap ? ' (time cap)' : ''}`, refused, r.acceptedPerSecond.toFixed(1), `${r.reloads} (${r.failedReloads} failed)`, ms(r.burstMs), ms(r.allLiveAfterLastMs), `${r.liveAtFirstRequest}/${r.accepted}`, ratio(perChange, f?.floorMs.p50), hitRate(r.cache)];
+    const refused =
+      Object.entries(r.refused)
+        .map(([status, n]) => `${n}×${status}`)
+        .join(', ') || 'none';
+    return [
+      String(r.routes),
+      `${r.accepted}/${r.attempted}${r.cutShortByCap ? ' (time cap)' : ''}`,
+      refused,
+      r.acceptedPerSecond.toFixed(1),
+      `${r.reloads} (${r.failedReloads} failed)`,
+      ms(r.burstMs),
+      ms(r.allLiveAfterLastMs),
+      `${r.liveAtFirstRequest}/${r.accepted}`,
+      ratio(perChange, f?.floorMs.p50),
+      hitRate(r.cache),
+    ];
   });
-  return section('## 3. Burst', '1,000 new routes through `/reconfigure`, all 1,000 calls in flight at once, stopped at a time cap (100 s; 60 s at 10,000 routes). "all live after last" runs from the last 200 until every accepted route has answered through HAProxy, 64 checks in flight (the check\'s own time is included); "live at first request" counts the routes that answered from the new backend at the first try of that check. The ratio is the burst time per accepted change over the floor p50.', ['routes', 'accepted/sent', 'refused', 'accepted/s', 'reloads', 'burst ms', 'all live after last ms', 'live at first request', 'ms per change / floor', 'check cache hits'], rows);
+  return section(
+    '## 3. Burst',
+    '1,000 new routes through `/reconfigure`, all 1,000 calls in flight at once, stopped at a time cap (100 s; 60 s at 10,000 routes). "all live ' +
+      'after last" runs from the last 200 until every accepted route has answered through HAProxy, 64 checks in flight (the check\'s own time is ' +
+      'included); "live at first request" counts the routes that answered from the new backend at the first try of that check. The ratio is the ' +
+      'burst time per accepted change over the floor p50.',
+    [
+      'routes',
+      'accepted/sent',
+      'refused',
+      'accepted/s',
+      'reloads',
+      'burst ms',
+      'all live after last ms',
+      'live at first request',
+      'ms per change / floor',
+      'check cache hits',
+    ],
+    rows,
+  );
 }
 
 function renderSection(report: Report): string {
@@ -284,12 +392,39 @@ function targetRows(report: Report): string[][] {
   const bigRatio = rBig && fBig ? rBig.liveMs.p99 / fBig.floorMs.p99 : undefined;
   return [
     ['reconfigure-to-live p99 < 100 ms at 10 routes', `${ms(r10?.liveMs.p99)} ms`, mark(r10 ? r10.liveMs.p99 < 100 : undefined)],
-    [`reconfigure-to-live p99 < 3× floor at ${big} routes`, `${ms(rBig?.liveMs.p99)} ms = ${ratio(rBig?.liveMs.p99, fBig?.floorMs.p99)} floor p99`, mark(bigRatio === undefined ? undefined : bigRatio < 3)],
-    ['KV edit at 1,000 routes: p50 and p99 at or below consul-template + HAProxy (same run)', kv1000 ? `${ms(kv1000.ours.p50)} / ${ms(kv1000.ours.p99)} ms against ${ms(kv1000.peer.p50)} / ${ms(kv1000.peer.p99)} ms (${ratio(kv1000.ours.p50, kv1000.peer.p50)} / ${ratio(kv1000.ours.p99, kv1000.peer.p99)})` : '—', mark(kvMet)],
-    ['Node CPU per KV edit at 1,000 routes ≤ 92.5 ms (half of 185 ms)', `${ms(kv1000?.cpuPerEditMs.ours.controllerMs)} ms`, mark(kv1000 ? kv1000.cpuPerEditMs.ours.controllerMs <= 92.5 : undefined)],
-    ['KV edit to live on all three, p99 < 1 s (every size)', `worst p99 ${ms(kvWorst)} ms${missing(report, report.fleet)}`, partial(report, report.fleet, mark(kvWorst === undefined ? undefined : kvWorst < 1000))],
-    ['burst ≥ 500 accepted/s (every size)', `worst ${burstWorst?.toFixed(1) ?? '—'}/s${missing(report, report.burst)}`, partial(report, report.burst, mark(burstWorst === undefined ? undefined : burstWorst >= 500))],
-    ['burst: all live within 2 s of the last (every size)', `worst ${ms(burstLive)} ms${missing(report, report.burst)}`, partial(report, report.burst, mark(burstLive === undefined ? undefined : burstLive < 2000))],
+    [
+      `reconfigure-to-live p99 < 3× floor at ${big} routes`,
+      `${ms(rBig?.liveMs.p99)} ms = ${ratio(rBig?.liveMs.p99, fBig?.floorMs.p99)} floor p99`,
+      mark(bigRatio === undefined ? undefined : bigRatio < 3),
+    ],
+    [
+      'KV edit at 1,000 routes: p50 and p99 at or below consul-template + HAProxy (same run)',
+      kv1000
+        ? `${ms(kv1000.ours.p50)} / ${ms(kv1000.ours.p99)} ms against ${ms(kv1000.peer.p50)} / ${ms(kv1000.peer.p99)} ms ` +
+          `(${ratio(kv1000.ours.p50, kv1000.peer.p50)} / ${ratio(kv1000.ours.p99, kv1000.peer.p99)})`
+        : '—',
+      mark(kvMet),
+    ],
+    [
+      'Node CPU per KV edit at 1,000 routes ≤ 92.5 ms (half of 185 ms)',
+      `${ms(kv1000?.cpuPerEditMs.ours.controllerMs)} ms`,
+      mark(kv1000 ? kv1000.cpuPerEditMs.ours.controllerMs <= 92.5 : undefined),
+    ],
+    [
+      'KV edit to live on all three, p99 < 1 s (every size)',
+      `worst p99 ${ms(kvWorst)} ms${missing(report, report.fleet)}`,
+      partial(report, report.fleet, mark(kvWorst === undefined ? undefined : kvWorst < 1000)),
+    ],
+    [
+      'burst ≥ 500 accepted/s (every size)',
+      `worst ${burstWorst?.toFixed(1) ?? '—'}/s${missing(report, report.burst)}`,
+      partial(report, report.burst, mark(burstWorst === undefined ? undefined : burstWorst >= 500)),
+    ],
+    [
+      'burst: all live within 2 s of the last (every size)',
+      `worst ${ms(burstLive)} ms${missing(report, report.burst)}`,
+      partial(report, report.burst, mark(burstLive === undefined ? undefined : burstLive < 2000)),
+    ],
     ['render 10,000 routes < 200 ms', `${ms(renderBig)} ms`, mark(renderBig === undefined ? undefined : renderBig < 200)],
     [`sidecar RSS < 150 MB at ${big} routes`, `${mib(rssBig)}`, mark(rssBig === undefined ? undefined : rssBig < 150e6)],
     [
@@ -306,16 +441,46 @@ function series(report: Report): Series[] {
     points: points.filter((p): p is [number, number] => p[1] !== undefined && p[1] > 0),
   });
   return [
-    line('reconfigure-to-live p99', report.reconfigure.map((r) => [r.routes, r.liveMs.p99])),
-    line('reconfigure-to-live p50', report.reconfigure.map((r) => [r.routes, r.liveMs.p50])),
-    line('KV edit p99, haproxy-sidecar', report.kv.map((r) => [r.routes, r.ours.p99])),
-    line('KV edit p99, consul-template + HAProxy', report.kv.map((r) => [r.routes, r.peer.p99])),
-    line('KV edit p50, haproxy-sidecar', report.kv.map((r) => [r.routes, r.ours.p50])),
-    line('KV edit p50, consul-template + HAProxy', report.kv.map((r) => [r.routes, r.peer.p50])),
-    line('KV edit, three replicas, p99', report.fleet.map((r) => [r.routes, r.allLiveMs.p99])),
-    line('HAProxy floor p50 (check + reload)', report.floors.map((f) => [f.routes, f.floorMs.p50])),
-    line('haproxy -c p50', report.floors.map((f) => [f.routes, f.checkMs.p50])),
-    line('render median', report.render.map((r) => [r.routes, r.medianMs])),
+    line(
+      'reconfigure-to-live p99',
+      report.reconfigure.map((r) => [r.routes, r.liveMs.p99]),
+    ),
+    line(
+      'reconfigure-to-live p50',
+      report.reconfigure.map((r) => [r.routes, r.liveMs.p50]),
+    ),
+    line(
+      'KV edit p99, haproxy-sidecar',
+      report.kv.map((r) => [r.routes, r.ours.p99]),
+    ),
+    line(
+      'KV edit p99, consul-template + HAProxy',
+      report.kv.map((r) => [r.routes, r.peer.p99]),
+    ),
+    line(
+      'KV edit p50, haproxy-sidecar',
+      report.kv.map((r) => [r.routes, r.ours.p50]),
+    ),
+    line(
+      'KV edit p50, consul-template + HAProxy',
+      report.kv.map((r) => [r.routes, r.peer.p50]),
+    ),
+    line(
+      'KV edit, three replicas, p99',
+      report.fleet.map((r) => [r.routes, r.allLiveMs.p99]),
+    ),
+    line(
+      'HAProxy floor p50 (check + reload)',
+      report.floors.map((f) => [f.routes, f.floorMs.p50]),
+    ),
+    line(
+      'haproxy -c p50',
+      report.floors.map((f) => [f.routes, f.checkMs.p50]),
+    ),
+    line(
+      'render median',
+      report.render.map((r) => [r.routes, r.medianMs]),
+    ),
   ];
 }
 
@@ -357,7 +522,12 @@ function main(): void {
 /** The console's last word: our KV-edit-to-live beside consul-template's, from this run. */
 function sideBySide(report: Report): string {
   if (report.kv.length === 0) return '\nKV edit to live: not measured in this run.';
-  const lines = report.kv.map((r) => `  ${String(r.routes).padStart(6)} routes   haproxy-sidecar ${ms(r.ours.p50).padStart(6)} / ${ms(r.ours.p99).padStart(6)} ms   consul-template + HAProxy ${ms(r.peer.p50).padStart(6)} / ${ms(r.peer.p99).padStart(6)} ms   us/peer ${ratio(r.ours.p50, r.peer.p50)} / ${ratio(r.ours.p99, r.peer.p99)}   Node CPU ${ms(r.cpuPerEditMs.ours.controllerMs)} ms/edit`);
+  const lines = report.kv.map(
+    (r) =>
+      `  ${String(r.routes).padStart(6)} routes   haproxy-sidecar ${ms(r.ours.p50).padStart(6)} / ${ms(r.ours.p99).padStart(6)} ms   ` +
+      `consul-template + HAProxy ${ms(r.peer.p50).padStart(6)} / ${ms(r.peer.p99).padStart(6)} ms   us/peer ${ratio(r.ours.p50, r.peer.p50)} / ` +
+      `${ratio(r.ours.p99, r.peer.p99)}   Node CPU ${ms(r.cpuPerEditMs.ours.controllerMs)} ms/edit`,
+  );
   return ['', 'KV edit to live, p50 / p99 (same run, edits interleaved):', ...lines].join('\n');
 }
 

@@ -38,6 +38,8 @@ const SCENARIOS = [
   // haproxy-sidecar beside consul-template + HAProxy, edits interleaved.
   { name: 'kv-edit', script: 'bench/kv-edit.js', limitS: 900, outputs: ['kv-edit'] },
   { name: 'kv-fleet', script: 'bench/kv-fleet.js', limitS: 480, outputs: ['kv-fleet'] },
+  // Certificate change to live on three replicas (Runtime API, no reload) beside a route change.
+  { name: 'cert-change', script: 'bench/cert-change.js', limitS: 480, outputs: ['cert-change'] },
   { name: 'burst', script: 'bench/burst.js', limitS: 420, outputs: ['burst'] },
   // 100 reloads under load and the requests that failed (with its own small-config floor).
   { name: 'reload', script: 'bench/reload.js', limitS: 300, outputs: ['reload'] },
@@ -87,7 +89,9 @@ function goBinary() {
  */
 function ensureConsulTemplate() {
   if (consulTemplateIsCurrent()) return;
-  const version = (/github\.com\/hashicorp\/consul-template (v\S+)/.exec(fs.readFileSync(path.join(CONSUL_TEMPLATE_MODULE, 'go.mod'), 'utf8')) || [])[1] || '(version not found in go.mod)';
+  const version =
+    (/github\.com\/hashicorp\/consul-template (v\S+)/.exec(fs.readFileSync(path.join(CONSUL_TEMPLATE_MODULE, 'go.mod'), 'utf8')) || [])[1] ||
+    '(version not found in go.mod)';
   console.log(`[bench] building consul-template ${version} from Go modules (first time: a few minutes)`);
   fs.mkdirSync(BIN, { recursive: true });
   fs.mkdirSync(LOGS, { recursive: true });

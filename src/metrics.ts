@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AppliedState, ApplyReport } from './applier/applied-state';
+import { secondsToExpiry } from './certs/certificate';
 import type { CheckCacheCounts } from './applier/checked-configs';
 import type { StoreHealth } from './store/route-store';
 
@@ -84,9 +85,45 @@ export class Metrics {
         for (const address of sources.storeHealth().addresses) this.set({ address: address.address }, address.reachable ? 1 : 0);
       },
     });
-    new Gauge({ name: `${PREFIX}store_last_contact_timestamp_seconds`, help: 'Unix time of the last successful store request.', registers, collect() { this.set(sources.storeHealth().lastContact / 1000); } });
+    new Gauge({
+      name: `${PREFIX}cert_expiry_seconds`,
+      help: 'Seconds until each served certificate expires (negative once it has).',
+      labelNames: ['cert'],
+      registers,
+      collect() {
+        this.reset();
+        for (const cert of sources.applied().certs ?? []) this.set({ cert: cert.name }, secondsToExpiry(cert));
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}certs_invalid`,
+      help: 'Stored certificates left out as invalid.',
+      registers,
+      collect() {
+        this.set((sources.applied().invalidCerts ?? []).length);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}store_last_contact_timestamp_seconds`,
+      help: 'Unix time of the last successful store request.',
+      registers,
+      collect() {
+        this.set(sources.storeHealth().lastContact / 1000);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}watch_restarts`,
+      help: 'Times the store watch restarted (error, failover or index reset) since start.',
+      registers,
+      collect() {
+        this.set(sources.storeHealth().watchRestarts);
+      },
+    });
     new Counter({
-      name: `${PREFIX}check_cache_total`, help: 'Configs about to go live whose haproxy -c verdict was already known (hit: the API had checked that very text) or not (miss: checked now).', labelNames: ['result'], registers,
+      name: `${PREFIX}check_cache_total`,
+      help: 'Configs about to go live whose haproxy -c verdict was already known (hit: the API had checked that very text) or not (miss: checked now).',
+      labelNames: ['result'],
+      registers,
       collect() {
         const counts = sources.checkCache();
         this.reset();
@@ -94,7 +131,6 @@ export class Metrics {
         this.inc({ result: 'miss' }, counts.misses);
       },
     });
-    new Gauge({ name: `${PREFIX}watch_restarts`, help: 'Times the store watch restarted (error, failover or index reset) since start.', registers, collect() { this.set(sources.storeHealth().watchRestarts); } });
   }
 
   observe(report: ApplyReport): void {

@@ -131,7 +131,7 @@ describe('the HTTP API of one sidecar (file store)', () => {
     expect(text).toMatch(/^haproxy_sidecar_reload_duration_seconds_count \d+$/m);
   });
 
-  it('counts the checked-config cache: a reconfigure reuses the API\'s check, a hand edit of the store is checked anew', async () => {
+  it("counts the checked-config cache: a reconfigure reuses the API's check, a hand edit of the store is checked anew", async () => {
     const cacheCounts = async () => {
       const text = (await sidecar.call('/metrics')).body;
       const value = (result: string) => Number(new RegExp(`^haproxy_sidecar_check_cache_total\\{result="${result}"\\} (\\S+)$`, 'm').exec(text)?.[1]);

@@ -95,7 +95,11 @@ describe('render', () => {
       [...kept, parseRoute({ serviceName: 'moving', servicePath: '/m', port: '3' })],
       // moving changes port; then route aaa (aclName api) sorts first and takes api's ACL names
       [...kept, parseRoute({ serviceName: 'moving', servicePath: '/m', port: '4', setResHeader: 'X-B b' })],
-      [...kept, parseRoute({ serviceName: 'moving', servicePath: '/m', port: '4', setResHeader: 'X-B b' }), parseRoute({ serviceName: 'aaa', aclName: 'api', servicePath: '/a2', port: '1' })],
+      [
+        ...kept,
+        parseRoute({ serviceName: 'moving', servicePath: '/m', port: '4', setResHeader: 'X-B b' }),
+        parseRoute({ serviceName: 'aaa', aclName: 'api', servicePath: '/a2', port: '1' }),
+      ],
       kept,
     ];
     for (const routes of steps) {

@@ -18,7 +18,11 @@ describe('EntryParser: store entries to routes, validating only what changed', (
   }
 
   it('gives what parseEntries gives, for valid, invalid and undecodable entries', () => {
-    const entries: StoreEntry[] = [entry(route('a', '1')), entry({ serviceName: 'bad', port: 'x' }), { serviceName: 'junk', params: null, error: 'the value is not JSON' }];
+    const entries: StoreEntry[] = [
+      entry(route('a', '1')),
+      entry({ serviceName: 'bad', port: 'x' }),
+      { serviceName: 'junk', params: null, error: 'the value is not JSON' },
+    ];
     const { parser } = counting();
     expect(parser.entries(entries)).toEqual(parseEntries(entries));
     expect(parser.entries(entries)).toEqual(parseEntries(entries));
@@ -31,7 +35,11 @@ describe('EntryParser: store entries to routes, validating only what changed', (
 
     parsed.length = 0;
     // b's parameters are a new object with the same values (as the file store decodes them); c changed.
-    const second = parser.entries([{ ...entry(route('a', '1')), params: (first.routes[0] as { params: RouteParams }).params }, entry(route('b', '2')), entry(route('c', '4'))]);
+    const second = parser.entries([
+      { ...entry(route('a', '1')), params: (first.routes[0] as { params: RouteParams }).params },
+      entry(route('b', '2')),
+      entry(route('c', '4')),
+    ]);
     expect(parsed).toEqual(['c']);
     expect(second.routes[0]).toBe(first.routes[0]);
     expect(second.routes[1]).toBe(first.routes[1]);

@@ -5,7 +5,7 @@ import { moveInto, siblingTemp, writeAtomic } from '../files/atomic-write';
 import { checkConfigText } from '../haproxy/check';
 import type { HaproxyControl, HaproxyExit } from '../haproxy/control';
 import { Logger, silentLogger } from '../logger';
-import type { InvalidRoute, RenderResult } from '../render/types';
+import type { InvalidRoute, RenderResult, TlsFiles } from '../render/types';
 import { EntryParser, ParseRoute } from '../route/entries';
 import { parseRoute } from '../route/params';
 import type { Route } from '../route/route';
@@ -85,7 +85,10 @@ export class Applier {
   private readonly lastKnownGood: LastKnownGood;
   private readonly checkedConfigs = new CheckedConfigs();
   private readonly entryParser: EntryParser;
-  private readonly candidates = new CandidateChecks((routes) => this.checkCandidate(routes), () => this.live.routes);
+  private readonly candidates = new CandidateChecks(
+    (routes) => this.checkCandidate(routes),
+    () => this.live.routes,
+  );
   private applying = 0;
   private readonly reportListeners: ((report: ApplyReport) => void)[] = [];
 

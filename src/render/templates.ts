@@ -5,7 +5,7 @@ import { TemplateError } from '../errors';
 import { parseRoute } from '../route/params';
 import { Route } from '../route/route';
 import { Settings, loadSettings } from '../settings';
-import type { RenderResult } from './types';
+import type { RenderResult, TlsFiles } from './types';
 import { BuiltView, buildView, ConfigView, ViewMemo } from './view';
 
 export const MAIN_TEMPLATE = 'haproxy.cfg.hbs';
@@ -122,8 +122,8 @@ function sampleInput(): { routes: Route[]; settings: Settings } {
 
 function templatesFrom(dir: string, compiled: Compiled): Templates {
   const memo = new ViewMemo();
-  const renderWithProblems = (routes: readonly Route[], settings: Settings): RenderResult => {
-    const built = buildView(routes, settings, memo);
+  const renderWithProblems = (routes: readonly Route[], settings: Settings, tls: TlsFiles | false = false): RenderResult => {
+    const built = buildView(routes, settings, tls, memo);
     return { config: renderView(dir, compiled, built), problems: built.problems };
   };
   return {

@@ -121,7 +121,15 @@ class UniqueNames {
  * by Route, so it holds nothing a live route set no longer holds.
  */
 export class ViewMemo {
-  private readonly parts = new WeakMap<Route, Map<string, { readonly key: string; readonly value: unknown }>>();
+  private parts = new WeakMap<Route, Map<string, { readonly key: string; readonly value: unknown }>>();
+  private settings?: Settings;
+
+  /** Parts built with other settings (e.g. another HTTPS port) are not reused. */
+  useSettings(settings: Settings): void {
+    if (settings === this.settings) return;
+    this.settings = settings;
+    this.parts = new WeakMap();
+  }
 
   /** The part `kind` of destination `index` of `route`, built again only when `key` (its names) changed. */
   get<T>(route: Route, kind: string, key: string, build: () => T): T {
@@ -136,9 +144,9 @@ export class ViewMemo {
 }
 
 /** Builds without a memo: every part new. */
-const NO_MEMO = { get: <T>(_route: Route, _kind: string, _key: string, build: () => T): T => build() };
+const NO_MEMO = { get: <T>(_route: Route, _kind: string, _key: string, build: () => T): T => build(), useSettings: () => undefined };
 
-type Memo = Pick<ViewMemo, 'get'>;
+type Memo = Pick<ViewMemo, 'get' | 'useSettings'>;
 
 interface Placed {
   readonly route: Route;
@@ -348,7 +356,13 @@ function tcpFrontendView(port: number, group: TcpGroup, settings: Settings, aclN
   return { name: `sni_${port}`, bind, mode: 'sni', acls, useBackends, defaultBackend };
 }
 
-function httpFrontendView(http: readonly Placed[], settings: Settings, stats: StatsView | false, memo: Memo): HttpFrontendView {
+/** An `:ssl` bind: SNI picks from the crt-list, the default certificate answers the rest; HTTP/2 by ALPN. */
+function sslBindOf(settings: Settings, port: number, tls: TlsFiles): string {
+  const options = settings.tls.bindOptions === '' ? '' : ` ${settings.tls.bindOptions}`;
+  return `${bindOf(settings, port)} ssl crt ${tls.defaultCert} crt-list ${tls.crtList} alpn h2,http/1.1 ciphers ${settings.tls.ciphers}${options}`;
+}
+
+function httpFrontendView(http: readonly Placed[], settings: Settings, stats: StatsView | false, tls: TlsFiles | false, memo: Memo): HttpFrontendView {
   const aclNames = new UniqueNames();
   const acls: AclView[] = [];
   const useBackends: UseBackendView[] = [];
@@ -386,9 +400,11 @@ function uniqueServices(routes: readonly Route[], problems: InvalidRoute[]): Rou
 
 /**
  * Build the view; routes are taken in serviceName order so names and conflicts are stable. With a
- * memo, the parts of routes unchanged since an earlier build are that build's objects.
+ * memo, the parts of routes unchanged since an earlier build with the same settings are that
+ * build's objects.
  */
-export function buildView(routes: readonly Route[], settings: Settings, memo: Memo = NO_MEMO): BuiltView {
+export function buildView(routes: readonly Route[], settings: Settings, tls: TlsFiles | false = false, memo: Memo = NO_MEMO): BuiltView {
+  memo.useSettings(settings);
   const problems: InvalidRoute[] = [];
   const sorted = uniqueServices(routes, problems).sort((a, b) => compareText(a.serviceName, b.serviceName));
   const placed = placeAll(sorted);
@@ -407,9 +423,9 @@ export function buildView(routes: readonly Route[], settings: Settings, memo: Me
       timeouts: settings.timeouts,
       resolvers: settings.haproxyResolvers.map((r, i) => ({ name: `dns${i}`, address: `${r.host}:${r.port}` })),
       userlists: sorted.filter((r) => r.users.length > 0).map((route) => memo.get(route, 'userlist', '', () => userlistView(route))),
-      httpFrontend: httpFrontendView(http, settings, stats, memo),
+      httpFrontend: httpFrontendView(http, settings, stats, tls, memo),
       tcpFrontends,
-      backends: placed.filter((p) => served.has(p)).map((p) => memo.get(p.route, `backend${p.destination.index}`, p.backend, () => backendView(p))),
+      backends: placed.filter((p) => served.has(p)).map((p) => memo.get(p.route, `backend${p.destination.index}`, p.backend, () => backendView(p, settings))),
       statsFrontend: stats && stats.bind !== false ? stats : false,
     },
     problems,

@@ -186,12 +186,16 @@ export class ConsulStore implements SnapshotStore {
     const next = new Map<string, Decoded>();
     const entries: StoreEntry[] = [];
     for (const pair of pairs) {
+      if (!pair.Key.startsWith(this.directory)) continue;
       const serviceName = pair.Key.slice(this.directory.length);
       // The directory key itself (`.../services/`, made by the UI or `consul kv put`) is no route.
       if (serviceName === '') continue;
       const known = this.decoded.get(pair.Key);
       const modifyIndex = pair.ModifyIndex;
-      const entry = known && known.modifyIndex === modifyIndex ? known.entry : decodeRoute(serviceName, pair.Value === null ? null : Buffer.from(pair.Value, 'base64').toString('utf8'));
+      const entry =
+        known && known.modifyIndex === modifyIndex
+          ? known.entry
+          : decodeRoute(serviceName, pair.Value === null ? null : Buffer.from(pair.Value, 'base64').toString('utf8'));
       if (typeof modifyIndex === 'number') next.set(pair.Key, { modifyIndex, entry });
       entries.push(entry);
     }

@@ -1,5 +1,5 @@
 import { RouteParams, sameParams } from '../route/route';
-import type { RouteStore, SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
+import type { CertEntry, RouteStore, SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
 
 function sameEntry(a: StoreEntry, b: StoreEntry): boolean {
   // The Consul store hands out the same entry object for a key whose ModifyIndex did not move.
