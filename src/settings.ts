@@ -56,6 +56,11 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
     'A folder of PEM files (chain and key) stored as certificates at start, e.g. /run/secrets: ' +
       'files named cert-<name> or cert_<name> (Docker secrets, as DFP), or <name>.pem.',
   ),
+  def(
+    'CA_FILE',
+    '(unset)',
+    'PEM file of the CAs whose client certificates the :ssl ports accept; routes with verifyClientSsl=true then answer 403 without a valid one.',
+  ),
   def('SSL_BIND_OPTIONS', 'ssl-min-ver TLSv1.2', 'HAProxy bind options added to every :ssl port.'),
   def('SSL_BIND_CIPHERS', DEFAULT_CIPHERS, 'TLS 1.2 cipher list of the :ssl ports (TLS 1.3 uses its own safe defaults).'),
   def('STATE_DIR', './state', 'File store, rendered config, last-known-good config, HAProxy sockets and pid.'),
@@ -178,6 +183,7 @@ export interface StatsSettings extends Credentials {
 export interface TlsSettings {
   readonly defaultCert?: string;
   readonly certsDir?: string;
+  readonly caFile?: string;
   readonly bindOptions: string;
   readonly ciphers: string;
 }
@@ -318,9 +324,13 @@ function word(raw: RawSettings, name: string, fallback: string, pattern: RegExp)
 function tlsSettings(raw: RawSettings, cwd: string): TlsSettings {
   const defaultCert = text(raw, 'DEFAULT_CERT');
   const certsDir = text(raw, 'CERTS_DIR');
+  const caFile = text(raw, 'CA_FILE');
+  // The path goes into haproxy.cfg as one word.
+  if (caFile !== undefined && !/^[A-Za-z0-9._/@+-]+$/.test(caFile)) throw new InvalidSetting('CA_FILE', 'may only contain letters, digits and ._/@+-');
   return {
     defaultCert: defaultCert === undefined ? undefined : word(raw, 'DEFAULT_CERT', defaultCert, NAME),
     certsDir: certsDir === undefined ? undefined : path.resolve(cwd, certsDir),
+    caFile: caFile === undefined ? undefined : path.resolve(cwd, caFile),
     bindOptions: word(raw, 'SSL_BIND_OPTIONS', 'ssl-min-ver TLSv1.2', /^[A-Za-z0-9 ._:,+/-]*$/),
     ciphers: word(raw, 'SSL_BIND_CIPHERS', DEFAULT_CIPHERS, /^[A-Za-z0-9:_+!.-]+$/),
   };

@@ -91,9 +91,19 @@ export function createHttpApp(options: ApiOptions): express.Express {
   app.all(`${BASE}/ping`, (_req, res) => reply(res, 200, 'pong'));
   app.all(CHANGING_ENDPOINTS, onlyChangingMethods);
 
+  /** serviceCert: validate it and the route, then store the certificate before the route. */
+  const storeServiceCert = async (params: Params, distribute: boolean) => {
+    const cert = certs.prepareServiceCert(params.serviceName, params.serviceCert);
+    await changes.prepare(params);
+    if (distribute) await distributor.putCert(cert.name, cert.pem);
+    else await certs.store(cert);
+  };
+
   app.all(`${BASE}/reconfigure`, async (req, res) => {
     const params = requestParams(req);
-    if (flagParam(params, 'distribute')) return replyDistributed(res, await distributor.reconfigure(params));
+    const distribute = flagParam(params, 'distribute');
+    if (params.serviceCert !== undefined) await storeServiceCert(params, distribute);
+    if (distribute) return replyDistributed(res, await distributor.reconfigure(params));
     const result = await changes.reconfigure(params);
     replyChange(res, `${result.serviceName} is live`, result);
   });

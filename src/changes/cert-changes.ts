@@ -44,6 +44,20 @@ export class CertChanges {
     return parseCertificate(name, pem, { rejectExpired: true });
   }
 
+  /**
+   * DFP's `serviceCert` on reconfigure: the PEM with its newlines written as `\n`, stored as the
+   * certificate named after the service. Errors name serviceCert.
+   */
+  prepareServiceCert(serviceName: unknown, serviceCert: unknown): Certificate {
+    const pem = typeof serviceCert === 'string' ? serviceCert.replace(/\\n/g, '\n') : serviceCert;
+    try {
+      return this.prepare(serviceName, pem);
+    } catch (error) {
+      if (!(error instanceof InvalidParameter) || error.parameter !== 'cert') throw error;
+      throw new InvalidParameter('serviceCert', error.message.replace(/^cert: /, ''));
+    }
+  }
+
   async store(cert: Certificate): Promise<CertResult> {
     const index = await this.options.store.putCert(cert.name, cert.pem);
     const served = await this.options.served?.waitForIndex(index, this.options.liveTimeoutMs);

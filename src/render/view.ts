@@ -66,6 +66,9 @@ export interface BackendView {
   /** Where httpsOnly sends plain HTTP requests: the same host and URI on the HTTPS port. */
   readonly httpsLocation: string;
   readonly redirectWhenHttpProto: boolean;
+  readonly verifyClientSsl: boolean;
+  /** ` ssl verify none` on the server line, or ''. */
+  readonly serverSsl: string;
   readonly replacePath: { readonly search: string; readonly replace: string } | false;
   readonly requestHeaders: readonly HeaderRuleView[];
   readonly responseHeaders: readonly HeaderRuleView[];
@@ -265,6 +268,8 @@ function backendView(placed: Placed, settings: Settings): BackendView {
     httpsOnly: http && d.httpsOnly,
     httpsLocation: httpsLocation(httpsPortOf(settings)),
     redirectWhenHttpProto: http && d.redirectWhenHttpProto,
+    verifyClientSsl: http && route.verifyClientSsl,
+    serverSsl: route.sslVerifyNone ? ' ssl verify none' : '',
     replacePath:
       http && d.reqPathSearch !== undefined && d.reqPathReplace !== undefined
         ? { search: quote(d.reqPathSearch), replace: quote(literalLogFormat(d.reqPathReplace)) }
@@ -359,7 +364,10 @@ function tcpFrontendView(port: number, group: TcpGroup, settings: Settings, aclN
 /** An `:ssl` bind: SNI picks from the crt-list, the default certificate answers the rest; HTTP/2 by ALPN. */
 function sslBindOf(settings: Settings, port: number, tls: TlsFiles): string {
   const options = settings.tls.bindOptions === '' ? '' : ` ${settings.tls.bindOptions}`;
-  return `${bindOf(settings, port)} ssl crt ${tls.defaultCert} crt-list ${tls.crtList} alpn h2,http/1.1 ciphers ${settings.tls.ciphers}${options}`;
+  // Client certificates are asked for, never required at the handshake (a bad one included):
+  // routes with verifyClientSsl answer 403 without a valid one, the others do not care.
+  const clients = settings.tls.caFile ? ` ca-file ${settings.tls.caFile} verify optional ca-ignore-err all crt-ignore-err all` : '';
+  return `${bindOf(settings, port)} ssl crt ${tls.defaultCert} crt-list ${tls.crtList} alpn h2,http/1.1 ciphers ${settings.tls.ciphers}${options}${clients}`;
 }
 
 function httpFrontendView(http: readonly Placed[], settings: Settings, stats: StatsView | false, tls: TlsFiles | false, memo: Memo): HttpFrontendView {

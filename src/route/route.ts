@@ -53,6 +53,10 @@ export interface Route {
   readonly timeoutServer?: number;
   readonly timeoutTunnel?: number;
   readonly isDefaultBackend: boolean;
+  /** Requests need a client certificate that verifies against CA_FILE (403 otherwise). */
+  readonly verifyClientSsl: boolean;
+  /** TLS to the service's servers, without verifying their certificates (DFP's sslVerifyNone). */
+  readonly sslVerifyNone: boolean;
   readonly addReqHeader: readonly string[];
   readonly setReqHeader: readonly string[];
   readonly delReqHeader: readonly string[];

@@ -170,6 +170,8 @@ export interface HttpsOptions {
   readonly ca: string;
   readonly agent?: https.Agent;
   readonly timeoutMs?: number;
+  /** Client certificate and key (PEM) for mutual TLS. */
+  readonly clientCert?: { readonly cert: string; readonly key: string };
 }
 
 /** One HTTPS request (HTTP/1.1) that verifies the certificate against `ca` and the SNI name. */
@@ -183,6 +185,8 @@ export function httpsRequest(options: HttpsOptions): Promise<HttpsAnswer> {
         servername: options.servername,
         headers: { host: options.servername, ...(options.agent ? {} : { connection: 'close' }) },
         ca: options.ca,
+        cert: options.clientCert?.cert,
+        key: options.clientCert?.key,
         agent: options.agent ?? false,
       },
       (res) => {
