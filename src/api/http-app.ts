@@ -130,7 +130,10 @@ export function createHttpApp(options: ApiOptions): express.Express {
     const result = await certs.remove(params.certName);
     reply(res, 200, `certificate ${result.certName} is removed`, { ...result });
   });
-  app.all(`${BASE}/cert`, (_req, res) => reply(res, 405, 'use PUT or POST (the PEM as body) to store a certificate, DELETE to remove it'));
+  app.all(`${BASE}/cert`, (_req, res) => {
+    res.set('Allow', 'PUT, POST, DELETE');
+    reply(res, 405, 'use PUT or POST (the PEM as body) to store a certificate, DELETE to remove it');
+  });
 
   app.get(`${BASE}/certs`, async (_req, res) => {
     const stored = await certs.list();
