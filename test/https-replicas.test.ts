@@ -1,11 +1,13 @@
+import * as fs from 'fs';
 import * as https from 'https';
+import * as os from 'os';
+import * as path from 'path';
 import { Backend, request, startBackend } from './helpers/backends';
 import { createCa, handshake, httpsRequest, issueCert, mismatchedPem, TestCa, TestCert } from './helpers/certs';
 import { ConsulAgent, startConsulAgent } from './helpers/consul';
 import { RunningDnsmasq, startDnsmasq } from './helpers/dnsmasq';
 import { freePort, waitFor } from './helpers/ports';
 import { RunningSidecar, startSidecar } from './helpers/sidecar';
-import { tempDir } from './helpers/tmp';
 
 /**
  * Three replicas on one Consul: a certificate PUT to one replica is served by all three; a
@@ -33,6 +35,20 @@ async function allPresent(cert: TestCert, servername: string): Promise<boolean> 
   return seen.every((s) => s?.fingerprint === cert.fingerprint);
 }
 
+/**
+ * State folders of this file's sidecars, removed here after they stopped: the shared clean-up
+ * runs before this file's afterAll, while a sidecar could still write into its folder.
+ */
+const stateDirs: string[] = [];
+function stateDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'https-state-'));
+  stateDirs.push(dir);
+  return dir;
+}
+const removeStateDirs = () => {
+  for (const dir of stateDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+};
+
 beforeAll(async () => {
   ca = createCa();
   backend = await startBackend('app');
@@ -48,7 +64,7 @@ beforeAll(async () => {
     DEFAULT_PORTS: `${httpPort},${httpsPort}:ssl`,
     DISTRIBUTE_TIMEOUT_MS: '5000',
   };
-  replicas = await Promise.all(HOSTS.map((host) => startSidecar({ host, apiPort, httpPort, stateDir: tempDir('https-replica-'), env })));
+  replicas = await Promise.all(HOSTS.map((host) => startSidecar({ host, apiPort, httpPort, stateDir: stateDir(), env })));
   const route = `serviceName=app&servicePath=/app&port=${backend.port}&outboundHostname=127.0.0.1`;
   expect((await replicas[0].call(`${BASE}/reconfigure?${route}&distribute=true`)).status).toBe(200);
 }, 120000);
@@ -58,6 +74,7 @@ afterAll(async () => {
   await consul?.stop();
   await dns?.stop();
   await backend?.close();
+  removeStateDirs();
 });
 
 it('serves a certificate PUT to one replica on all three within a second', async () => {

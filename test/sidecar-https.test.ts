@@ -1,8 +1,9 @@
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as https from 'https';
 import * as net from 'net';
+import * as os from 'os';
 import * as path from 'path';
+import { spawnSync } from 'child_process';
 import { Backend, request, startBackend } from './helpers/backends';
 import { createCa, handshake, http2Request, httpsRequest, issueCert, mismatchedPem, TestCa, TestCert } from './helpers/certs';
 import { freePort, waitFor } from './helpers/ports';
@@ -45,13 +46,27 @@ function portRefuses(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * State folders of this file's sidecars, removed here after they stopped: the shared clean-up
+ * runs before this file's afterAll, while a sidecar could still write into its folder.
+ */
+const stateDirs: string[] = [];
+function stateDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'https-state-'));
+  stateDirs.push(dir);
+  return dir;
+}
+const removeStateDirs = () => {
+  for (const dir of stateDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+};
+
 beforeAll(async () => {
   ca = createCa();
   shop = issueCert(ca, ['shop.test', 'www.shop.test']);
   backend = await startBackend('shop');
   const httpPort = await freePort();
   httpsPort = await freePort();
-  sidecar = await startSidecar({ httpPort, env: { DEFAULT_PORTS: `${httpPort},${httpsPort}:ssl`, DEFAULT_CERT: 'shop' } });
+  sidecar = await startSidecar({ httpPort, stateDir: stateDir(), env: { DEFAULT_PORTS: `${httpPort},${httpsPort}:ssl`, DEFAULT_CERT: 'shop' } });
   const route = `serviceName=shop&servicePath=/shop&port=${backend.port}&outboundHostname=127.0.0.1&httpsOnly=true`;
   expect((await sidecar.call(`${BASE}/reconfigure?${route}`)).status).toBe(200);
 }, 60000);
@@ -59,6 +74,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await sidecar?.stop();
   await backend?.close();
+  removeStateDirs();
 });
 
 it('leaves the :ssl port unbound while no certificate is stored, and says so in the log', async () => {

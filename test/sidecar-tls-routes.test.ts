@@ -1,4 +1,7 @@
+import * as fs from 'fs';
 import * as https from 'https';
+import * as os from 'os';
+import * as path from 'path';
 import type { AddressInfo } from 'net';
 import { request } from './helpers/backends';
 import { createCa, handshake, httpsRequest, issueCert, mismatchedPem, TestCa, TestCert } from './helpers/certs';
@@ -20,6 +23,20 @@ let tlsBackend: https.Server;
 let tlsBackendPort: number;
 let secure: TestCert;
 
+/**
+ * State folders of this file's sidecars, removed here after they stopped: the shared clean-up
+ * runs before this file's afterAll, while a sidecar could still write into its folder.
+ */
+const stateDirs: string[] = [];
+function stateDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'https-state-'));
+  stateDirs.push(dir);
+  return dir;
+}
+const removeStateDirs = () => {
+  for (const dir of stateDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+};
+
 beforeAll(async () => {
   ca = createCa();
   clientCa = createCa('client CA');
@@ -32,13 +49,14 @@ beforeAll(async () => {
   tlsBackendPort = (tlsBackend.address() as AddressInfo).port;
   const httpPort = await freePort();
   httpsPort = await freePort();
-  sidecar = await startSidecar({ httpPort, env: { DEFAULT_PORTS: `${httpPort},${httpsPort}:ssl`, CA_FILE: clientCa.certPath } });
+  sidecar = await startSidecar({ httpPort, stateDir: stateDir(), env: { DEFAULT_PORTS: `${httpPort},${httpsPort}:ssl`, CA_FILE: clientCa.certPath } });
   secure = issueCert(ca, ['secure.test']);
 }, 60000);
 
 afterAll(async () => {
   await sidecar?.stop();
   await new Promise((resolve) => tlsBackend?.close(resolve));
+  removeStateDirs();
 });
 
 const escaped = (pem: string) => encodeURIComponent(pem.replace(/\n/g, '\\n'));
