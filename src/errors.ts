@@ -50,11 +50,29 @@ export class ConfigRejected extends SidecarError {
   }
 }
 
-/** No store address answered, or every one answered with an error. */
+/**
+ * No store address answered, or every one answered with an error. For a write, `outcome` says what
+ * a client can rely on: 'not stored' (no server took it) or 'unknown' (a server may have taken it
+ * and may still commit it once it has a quorum again).
+ */
 export class StoreUnavailable extends SidecarError {
-  constructor(message: string) {
-    super('STORE_UNAVAILABLE', message);
+  constructor(
+    message: string,
+    readonly outcome?: 'unknown' | 'not stored',
+  ) {
+    super('STORE_UNAVAILABLE', withOutcome(message, outcome));
   }
+}
+
+function withOutcome(message: string, outcome: 'unknown' | 'not stored' | undefined): string {
+  if (outcome === 'not stored') return `${message}; the change was not stored`;
+  if (outcome === 'unknown') {
+    return (
+      `${message}; the change may still take effect when Consul recovers: repeat the same request (safe to repeat) ` +
+      'to make sure it is stored, or remove the route to make sure it is not'
+    );
+  }
+  return message;
 }
 
 /** The change was stored but is not served (yet) by this or another replica. */

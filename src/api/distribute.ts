@@ -44,24 +44,33 @@ export class Distributor {
     return this.options.settings.consulAddresses.length > 0;
   }
 
+  /** Every wait below (DNS, this replica, the others, forwarded requests) ends by one deadline. */
+  private deadline(): number {
+    return Date.now() + this.options.settings.distributeTimeoutMs;
+  }
+
   async reconfigure(params: Params): Promise<Distributed> {
     const { changes } = this.options;
+    const deadline = this.deadline();
     const route = await changes.prepare(params);
-    if (!this.sharedStore) return this.result(route.serviceName, route.serviceName, 0, await this.forward(`${API_BASE}/reconfigure`, { ...route.params }));
-    const addresses = await this.options.peers.lookup();
-    const stored = await changes.store(route);
-    return this.result(route.serviceName, stored.serviceName, stored.index, await this.awaitAll(addresses, stored.index, route.serviceName));
+    if (!this.sharedStore) {
+      return this.result(route.serviceName, route.serviceName, 0, await this.forward(`${API_BASE}/reconfigure`, { ...route.params }, deadline));
+    }
+    const addresses = await this.options.peers.lookup(deadline);
+    const stored = await changes.store(route, remaining(deadline));
+    return this.result(route.serviceName, stored.serviceName, stored.index, await this.awaitAll(addresses, stored.index, deadline, route.serviceName));
   }
 
   async remove(params: Params): Promise<Distributed> {
     const { changes } = this.options;
+    const deadline = this.deadline();
     if (!this.sharedStore) {
       const serviceName = changes.validServiceName(params.serviceName);
-      return this.result(`${serviceName} removed`, serviceName, 0, await this.forward(`${API_BASE}/remove`, { serviceName }));
+      return this.result(`${serviceName} removed`, serviceName, 0, await this.forward(`${API_BASE}/remove`, { serviceName }, deadline));
     }
-    const addresses = await this.options.peers.lookup();
-    const removed = await changes.remove(params.serviceName);
-    return this.result(`${removed.serviceName} removed`, removed.serviceName, removed.index, await this.awaitAll(addresses, removed.index));
+    const addresses = await this.options.peers.lookup(deadline);
+    const removed = await changes.remove(params.serviceName, remaining(deadline));
+    return this.result(`${removed.serviceName} removed`, removed.serviceName, removed.index, await this.awaitAll(addresses, removed.index, deadline));
   }
 
   /**
@@ -70,40 +79,47 @@ export class Distributor {
    * travel in forwarded requests, so each replica gets its own PUT instead.
    */
   async putCert(certName: unknown, pem: unknown): Promise<Distributed> {
+    const deadline = this.deadline();
     const cert = this.options.certs.prepare(certName, pem);
-    const addresses = await this.sharedPeers();
+    const addresses = await this.sharedPeers(deadline);
     const stored = await this.options.certs.store(cert);
-    return { ...this.result(`certificate ${cert.name}`, cert.name, stored.index, await this.awaitAll(addresses, stored.index)), key: 'certName' };
+    return { ...this.result(`certificate ${cert.name}`, cert.name, stored.index, await this.awaitAll(addresses, stored.index, deadline)), key: 'certName' };
   }
 
   async removeCert(certName: unknown): Promise<Distributed> {
+    const deadline = this.deadline();
     const name = this.options.certs.validName(certName);
-    const addresses = await this.sharedPeers();
+    const addresses = await this.sharedPeers(deadline);
     const removed = await this.options.certs.remove(name);
-    return { ...this.result(`certificate ${name} removed`, name, removed.index, await this.awaitAll(addresses, removed.index)), key: 'certName' };
+    return { ...this.result(`certificate ${name} removed`, name, removed.index, await this.awaitAll(addresses, removed.index, deadline)), key: 'certName' };
   }
 
-  private async sharedPeers(): Promise<readonly string[]> {
+  private async sharedPeers(deadline: number): Promise<readonly string[]> {
     if (!this.sharedStore)
       throw new InvalidParameter(
         'distribute',
         'certificates are distributed through a shared store (CONSUL_ADDRESS); with the file store, send the certificate to each replica',
       );
-    return this.options.peers.lookup();
+    return this.options.peers.lookup(deadline);
   }
 
   private result(what: string, serviceName: string, index: number, replicas: readonly ReplicaResult[]): Distributed {
     return { what, serviceName, index, replicas, lagging: laggingSummary(replicas) };
   }
 
-  private async forward(path: string, query: Record<string, string>): Promise<ReplicaResult[]> {
-    const { peers, replicas, settings } = this.options;
-    const addresses = await peers.lookup();
-    return Promise.all(addresses.map((address) => replicas.forward(address, path, { ...query, distribute: 'false' }, settings.distributeTimeoutMs)));
+  private async forward(path: string, query: Record<string, string>, deadline: number): Promise<ReplicaResult[]> {
+    const { peers, replicas } = this.options;
+    const addresses = await peers.lookup(deadline);
+    const timeoutMs = remaining(deadline);
+    return Promise.all(addresses.map((address) => replicas.forward(address, path, { ...query, distribute: 'false' }, timeoutMs)));
   }
 
-  private async awaitAll(addresses: readonly string[], index: number, serviceName?: string): Promise<ReplicaResult[]> {
-    const deadline = Date.now() + this.options.settings.distributeTimeoutMs;
+  private async awaitAll(addresses: readonly string[], index: number, deadline: number, serviceName?: string): Promise<ReplicaResult[]> {
     return Promise.all(addresses.map((address) => this.options.replicas.awaitApplied(address, index, serviceName, deadline)));
   }
+}
+
+/** Milliseconds left until `deadline`, at least 1 (a wait of 0 would mean "no wait" to some callees). */
+function remaining(deadline: number): number {
+  return Math.max(1, deadline - Date.now());
 }

@@ -1,6 +1,7 @@
 import express, { NextFunction, Request, Response } from 'express';
 import type { CertChanges } from '../changes/cert-changes';
 import type { ChangeResult, RouteChanges } from '../changes/route-changes';
+import { StoreUnavailable } from '../errors';
 import type { HealthReport } from '../health';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
@@ -178,7 +179,8 @@ export function createHttpApp(options: ApiOptions): express.Express {
     const { status, message } = bodyParserError(error) ?? { status: statusFor(error), message: publicMessage(error) };
     if (status >= 500) logger.error({ err: error, path: req.path }, 'request failed');
     else logger.info({ path: req.path, status, reason: message }, 'request refused');
-    reply(res, status, message);
+    // A write Consul could not confirm says whether it may still take effect (README).
+    reply(res, status, message, error instanceof StoreUnavailable && error.outcome ? { outcome: error.outcome } : {});
   });
   return app;
 }

@@ -17,9 +17,21 @@ export class PeerDirectory {
     return `tasks.${this.serviceName}`;
   }
 
-  async lookup(): Promise<string[]> {
-    const resolver = new Resolver({ timeout: Math.min(this.timeoutMs, 2000), tries: 2 });
+  /** The replicas' addresses; gives up at `deadline` (epoch ms) when one is given. */
+  async lookup(deadline?: number): Promise<string[]> {
+    const left = deadline === undefined ? this.timeoutMs : Math.max(1, deadline - Date.now());
+    const resolver = new Resolver({ timeout: Math.min(left, this.timeoutMs, 2000), tries: 2 });
     if (this.dnsServer) resolver.setServers([`${this.dnsServer.host}:${this.dnsServer.port}`]);
+    // c-ares doubles its timeout on each try: cancel at the deadline, whatever the tries add up to.
+    const timer = setTimeout(() => resolver.cancel(), left);
+    try {
+      return await this.resolve(resolver);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async resolve(resolver: Resolver): Promise<string[]> {
     let addresses: string[];
     try {
       addresses = await resolver.resolve4(this.hostname);

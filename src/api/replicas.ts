@@ -23,6 +23,8 @@ export interface ReplicaClientOptions {
 
 const POLL_PAUSE_MS = 100;
 const LONG_POLL_MS = 2000;
+/** Time a peer's answer to a long poll gets to travel back before the deadline. */
+const ANSWER_MARGIN_MS = 200;
 
 function reasonOf(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
@@ -69,10 +71,13 @@ export class ReplicaClient {
     }
   }
 
-  private async applied(address: string, index: number, serviceName: string | undefined, waitMs: number): Promise<AppliedAnswer> {
+  /** One long poll, answered (or given up on) by `deadline`: the peer waits a little less, so it can still say what it serves. */
+  private async applied(address: string, index: number, serviceName: string | undefined, deadline: number): Promise<AppliedAnswer> {
+    const left = Math.max(1, deadline - Date.now());
+    const waitMs = Math.max(0, Math.min(LONG_POLL_MS, left - ANSWER_MARGIN_MS));
     const query: Record<string, string> = { index: String(index), waitMs: String(waitMs) };
     if (serviceName) query.serviceName = serviceName;
-    const { status, body } = await this.get(this.url(address, '/v1/docker-flow-proxy/applied', query), waitMs + this.options.requestTimeoutMs);
+    const { status, body } = await this.get(this.url(address, '/v1/docker-flow-proxy/applied', query), Math.min(left, waitMs + this.options.requestTimeoutMs));
     if (status !== 200) throw new Error(`HTTP ${status}: ${String(body.message ?? '')}`);
     return { applied: body.applied === true, index: Number(body.index), reason: typeof body.reason === 'string' ? body.reason : undefined };
   }
@@ -85,7 +90,7 @@ export class ReplicaClient {
     let last = 'no answer yet';
     while (Date.now() < deadline) {
       try {
-        const answer = await this.applied(address, index, serviceName, Math.max(1, Math.min(LONG_POLL_MS, deadline - Date.now())));
+        const answer = await this.applied(address, index, serviceName, deadline);
         if (answer.applied && answer.reason) return { address, status: 'NOK', message: `stored but not served: ${answer.reason}` };
         if (answer.applied) return { address, status: 'OK', message: `serves index ${answer.index}` };
         last = `serves index ${answer.index}, waiting for ${index}`;

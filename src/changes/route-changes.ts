@@ -40,9 +40,10 @@ export class RouteChanges {
     return route;
   }
 
-  async store(route: Route): Promise<ChangeResult> {
+  /** Store, then wait until served: at most `liveTimeoutMs` (by default the configured one). */
+  async store(route: Route, liveTimeoutMs = this.options.liveTimeoutMs): Promise<ChangeResult> {
     const index = await this.options.store.put(route.params);
-    const served = await this.options.served?.waitForIndex(index, this.options.liveTimeoutMs);
+    const served = await this.options.served?.waitForIndex(index, liveTimeoutMs);
     if (served) assertNotLeftOut(served, route.serviceName);
     return { serviceName: route.serviceName, index, params: route.params };
   }
@@ -55,10 +56,10 @@ export class RouteChanges {
     return parseServiceName(input);
   }
 
-  async remove(input: unknown): Promise<ChangeResult> {
+  async remove(input: unknown, liveTimeoutMs = this.options.liveTimeoutMs): Promise<ChangeResult> {
     const serviceName = parseServiceName(input);
     const index = await this.options.store.remove(serviceName);
-    await this.options.served?.waitForIndex(index, this.options.liveTimeoutMs);
+    await this.options.served?.waitForIndex(index, liveTimeoutMs);
     return { serviceName, index };
   }
 }

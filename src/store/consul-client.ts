@@ -69,7 +69,22 @@ interface AddressState {
   readonly agent: http.Agent;
   reachable: boolean;
   lastError?: string;
+  /** Ends each blocking query parked on this address (with the reason), e.g. on failover. */
+  readonly parked: Set<(reason: Error) => void>;
 }
+
+/**
+ * How often a parked blocking query checks that its server still answers. A server that hangs
+ * (SIGSTOP, a frozen VM, a half-open connection) keeps the connection open and says nothing, and
+ * the query would sit out its whole wait (30 s) before anyone noticed.
+ */
+const LIVENESS_INTERVAL_MS = 1000;
+
+/** Consul's answer when no server could take a write: nothing was applied. */
+const NOT_APPLIED = /No cluster leader|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN/i;
+
+/** What a client knows about a write that failed: whether it may still take effect. */
+export type WriteOutcome = 'unknown' | 'not stored';
 
 /** What one attempt at one address produced: an answer, or why there was none. */
 type Attempt = { readonly response: ConsulResponse } | { readonly failure: string };
@@ -88,6 +103,7 @@ export class ConsulClient {
       address,
       agent: agentFor(address, options.maxSockets ?? 64),
       reachable: false,
+      parked: new Set<(reason: Error) => void>(),
     }));
   }
 
@@ -125,7 +141,9 @@ export class ConsulClient {
       if (retried) return retried;
     }
     const reasons = [...failures].map(([address, reason]) => `${address}: ${reason}`).join('; ');
-    throw new StoreUnavailable(`Consul is unavailable: no address answered ${request.method} ${request.path} (${reasons})`);
+    const message = `Consul is unavailable: no address answered ${request.method} ${request.path} (${reasons})`;
+    if (request.method === 'GET') throw new StoreUnavailable(message);
+    throw new StoreUnavailable(message, writeOutcome(failures.values()));
   }
 
   /** Try each address once, starting at the current one; undefined when none answered. */
@@ -141,6 +159,7 @@ export class ConsulClient {
         return attempt.response;
       }
       failures.set(this.states[i].address, attempt.failure);
+      if (request.method !== 'GET' && !NOT_APPLIED.test(attempt.failure)) failures.set(MAYBE_APPLIED, attempt.failure);
       this.markFailed(i, attempt.failure);
     }
     return undefined;
@@ -178,6 +197,8 @@ export class ConsulClient {
     state.lastError = reason;
     this.lastOk = false;
     this.lastFailure = `${state.address}: ${reason}`;
+    // Queries parked on a failed address would wait out their whole wait there: move them now.
+    for (const abort of state.parked) abort(new Error(`${state.address} failed (${reason}); moving on`));
     if (this.current !== failed || this.states.length === 1) return;
     this.current = (failed + 1) % this.states.length;
     for (const listener of this.listeners) listener(state.address, this.address, reason);
@@ -191,6 +212,31 @@ export class ConsulClient {
     } catch (error) {
       return { failure: describe(error) };
     }
+  }
+
+  /**
+   * Keep a blocking query on `state` honest: every LIVENESS_INTERVAL_MS a cheap request
+   * (`/v1/status/leader`) must be answered within the request timeout, or the query is ended with
+   * the reason (its attempt fails, the address is marked failed, the caller moves on). Failover
+   * ends it too (markFailed). Returns the function that stops all this when the query ends.
+   */
+  private park(state: AddressState, end: (reason: Error) => void): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    let done = false;
+    const stop = () => {
+      done = true;
+      clearTimeout(timer);
+      state.parked.delete(end);
+    };
+    const check = async () => {
+      const probe = await this.attempt(state, { method: 'GET', path: '/v1/status/leader' });
+      if (done) return;
+      if ('failure' in probe) return end(new Error(`the server stopped answering (${probe.failure})`));
+      timer = setTimeout(() => void check(), LIVENESS_INTERVAL_MS);
+    };
+    state.parked.add(end);
+    timer = setTimeout(() => void check(), LIVENESS_INTERVAL_MS);
+    return stop;
   }
 
   private send(state: AddressState, request: ConsulRequest): Promise<ConsulResponse> {
@@ -221,14 +267,30 @@ export class ConsulClient {
       const timer = setTimeout(() => req.destroy(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
       const abort = () => req.destroy(new RequestAborted());
       request.signal?.addEventListener('abort', abort, { once: true });
+      const unpark = request.blocking ? this.park(state, (reason) => req.destroy(reason)) : undefined;
       req.on('close', () => {
         clearTimeout(timer);
         request.signal?.removeEventListener('abort', abort);
+        unpark?.();
       });
       req.on('error', reject);
       req.end(request.body);
     });
   }
+}
+
+/** The key under which `failures` remembers that a write may have reached a server. */
+const MAYBE_APPLIED = 'a write that may have been applied';
+
+/**
+ * A failed write is "not stored" only when no attempt may have reached a server that could apply
+ * it: every failure was a refused connection or Consul's own "No cluster leader". A timeout, a
+ * reset or any other 5xx (an isolated leader appends the write and waits for a quorum that may
+ * come back later) leaves the outcome unknown.
+ */
+function writeOutcome(failures: Iterable<string>): WriteOutcome {
+  for (const failure of failures) if (!NOT_APPLIED.test(failure)) return 'unknown';
+  return 'not stored';
 }
 
 function withoutBlocking(request: ConsulRequest): ConsulRequest {

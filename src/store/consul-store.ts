@@ -205,9 +205,11 @@ export class ConsulStore implements SnapshotStore {
 
   private async transaction(what: string, operations: readonly object[]): Promise<number> {
     const response = await this.client.request({ method: 'PUT', path: '/v1/txn', body: JSON.stringify(operations) });
-    if (response.status !== 200) throw refused(what, response);
+    // A 4xx (ACL, malformed) is Consul refusing the transaction: nothing was applied.
+    if (response.status !== 200) throw refused(what, response, 'not stored');
     const index = parseJson<TxnAnswer>(response, what).Results?.[0]?.KV?.ModifyIndex;
-    if (typeof index !== 'number' || index <= 0) throw new StoreUnavailable(`Consul did not return the index of the write (${what}) from ${response.address}`);
+    if (typeof index !== 'number' || index <= 0)
+      throw new StoreUnavailable(`Consul did not return the index of the write (${what}) from ${response.address}`, 'unknown');
     return index;
   }
 }
@@ -222,9 +224,9 @@ function encodePath(key: string): string {
 }
 
 /** Any answer but the expected one is a failure: never count a Consul error as success. */
-function refused(what: string, response: ConsulResponse): StoreUnavailable {
+function refused(what: string, response: ConsulResponse, outcome?: 'not stored'): StoreUnavailable {
   const detail = response.body.trim().slice(0, 300) || 'no body';
-  return new StoreUnavailable(`Consul at ${response.address} refused to ${what}: HTTP ${response.status}: ${detail}`);
+  return new StoreUnavailable(`Consul at ${response.address} refused to ${what}: HTTP ${response.status}: ${detail}`, outcome);
 }
 
 function parseJson<T>(response: ConsulResponse, what: string): T {

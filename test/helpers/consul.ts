@@ -80,6 +80,12 @@ class ConsulProcess {
     if (!this.alive) throw new Error(`consul ${this.name} exited:\n${this.output()}`);
   }
 
+  /** SIGSTOP / SIGCONT: a server that hangs (accepts TCP, answers nothing) and comes back. */
+  signal(signal: 'SIGSTOP' | 'SIGCONT'): void {
+    if (!this.child || !this.alive) throw new Error(`consul ${this.name} is not running`);
+    this.child.kill(signal);
+  }
+
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const child = this.child;
     if (!child || !this.alive) return;
@@ -211,6 +217,10 @@ export interface ConsulCluster {
   /** Start server i again with its data dir and ports; resolves when its KV answers. */
   restart(i: number, timeoutMs?: number): Promise<void>;
   isRunning(i: number): boolean;
+  /** SIGSTOP server i: it hangs, its sockets stay open and accept connections, nothing answers. */
+  pause(i: number): void;
+  /** SIGCONT server i after pause(i). */
+  resume(i: number): void;
   stop(): Promise<void>;
 }
 
@@ -322,6 +332,8 @@ export async function startConsulCluster(size = 3): Promise<ConsulCluster> {
       await ready(i, timeoutMs);
     },
     isRunning: (i) => servers[i].alive,
+    pause: (i) => servers[i].signal('SIGSTOP'),
+    resume: (i) => servers[i].signal('SIGCONT'),
     stop,
   };
 }
