@@ -14,11 +14,16 @@ export interface ApplierCerts {
   readonly sync: CertSync;
   /** DEFAULT_CERT: the certificate for clients without SNI (or whose name no certificate has). */
   readonly defaultName?: string;
+  /**
+   * Certificates judged before, by name and PEM: parsing and key-checking every stored
+   * certificate again on each change costs seconds at 1,000 certificates.
+   */
+  readonly judged: Map<string, Certificate>;
 }
 
 export function applierCerts(stateDir: string, masterSocket: string, logger: Logger, defaultName?: string): ApplierCerts {
   const paths = certPaths(stateDir);
-  return { paths, sync: new CertSync(paths, new RuntimeApi(masterSocket), logger), defaultName };
+  return { paths, sync: new CertSync(paths, new RuntimeApi(masterSocket), logger), defaultName, judged: new Map() };
 }
 
 /** The certificates of one store snapshot, on disk and ready to go live. */
@@ -39,13 +44,19 @@ export const NO_CERTS: PreparedCerts = { files: new Map(), tls: false, info: [],
 export async function prepareCerts(certs: ApplierCerts, entries: readonly CertEntry[], logger: Logger): Promise<PreparedCerts> {
   const valid: Certificate[] = [];
   const invalid: InvalidCert[] = [];
+  const judged = new Map<string, Certificate>();
   for (const entry of entries) {
+    const known = certs.judged.get(entry.name);
     try {
-      valid.push(parseCertificate(entry.name, entry.pem, { rejectExpired: false }));
+      const cert = known?.pem === entry.pem ? known : parseCertificate(entry.name, entry.pem, { rejectExpired: false });
+      judged.set(entry.name, cert);
+      valid.push(cert);
     } catch (error) {
       invalid.push({ name: entry.name, reason: (error as Error).message });
     }
   }
+  certs.judged.clear();
+  for (const [name, cert] of judged) certs.judged.set(name, cert);
   if (invalid.length > 0) logger.warn({ certificates: invalid }, 'stored certificates left out: they are invalid');
   const ordered = servingOrder(valid, certs.defaultName);
   const files = certFiles(certs.paths, ordered);
