@@ -96,7 +96,8 @@ it('reports a reload HAProxy could not complete, while the old worker keeps serv
   expect((await request(url)).backend).toBe('a');
 });
 
-it('reports a killed master, which can be started again within a second, from the prepared config', async () => {
+// Only the outcome: how soon it serves again depends on the machine's load, and timings belong in bench/.
+it('reports a killed master, which can be started again from the prepared config', async () => {
   let prepared = 0;
   let file = '';
   const set = await setUp({
@@ -108,12 +109,8 @@ it('reports a killed master, which can be started again within a second, from th
   });
   file = set.file;
   const pid = set.haproxy.pid() ?? 0;
-  const killedAt = Date.now();
   process.kill(pid, 'SIGKILL');
-  await waitFor('HAProxy serving again', async () => (await request(set.url, { timeoutMs: 200 }).catch(() => undefined))?.backend === 'b', 3000, 10);
-  const downMs = Date.now() - killedAt;
-  console.log(`HAProxy back ${downMs} ms after SIGKILL of the master`);
-  expect(downMs).toBeLessThan(1000);
+  await waitFor('HAProxy serving again', async () => (await request(set.url, { timeoutMs: 1000 }).catch(() => undefined))?.backend === 'b', 20000);
   expect(prepared).toBe(1);
   expect(set.haproxy.pid()).not.toBe(pid);
 });
