@@ -51,7 +51,9 @@ VOLUME /var/lib/haproxy-sidecar
 EXPOSE 80 8080
 
 USER node
-# /healthz answers 200 only when HAProxy runs and the store answers. Node's own fetch: no curl here.
+# /healthz is liveness: 200 while HAProxy serves the last good config, even when Consul is down (a
+# store outage must not make Swarm replace proxies that serve traffic); 503 when HAProxy does not
+# serve or its master does not answer. Readiness is /readyz. Node's own fetch: no curl here.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "const port = (process.env.LISTEN_ADDRESS || '0.0.0.0:8080').split(':').pop(); fetch('http://127.0.0.1:' + port + '/healthz', { signal: AbortSignal.timeout(2500) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 

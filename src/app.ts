@@ -11,7 +11,7 @@ import { applierCerts } from './applier/certificates';
 import { CertChanges, RouteChanges } from './changes';
 import { importCertsDir } from './changes/certs-dir';
 import { createHaproxyControl } from './haproxy';
-import { healthOf } from './health';
+import { HAPROXY_ANSWER_MS, HealthSources, livenessOf, readinessOf } from './health';
 import { createLogger, Logger } from './logger';
 import { Metrics } from './metrics';
 import { loadTemplates, watchTemplates } from './render';
@@ -64,8 +64,24 @@ export class Sidecar {
       peers: new PeerDirectory(settings.serviceName, settings.dnsServer, settings.requestTimeoutMs),
       replicas: new ReplicaClient({ port: settings.listen.port, auth: settings.apiAuth, requestTimeoutMs: settings.requestTimeoutMs }),
     });
-    const health = () => healthOf({ haproxyRunning: () => haproxy.running(), store: () => store.health(), applied });
-    const app = createHttpApp({ settings, changes, certs: certChanges, distributor, applier, store, metrics, health, logger });
+    const healthSources: HealthSources = {
+      haproxyAlive: () => haproxy.responsive(HAPROXY_ANSWER_MS),
+      store: () => store.health(),
+      applied,
+      progress: () => applier.progress(),
+    };
+    const app = createHttpApp({
+      settings,
+      changes,
+      certs: certChanges,
+      distributor,
+      applier,
+      store,
+      metrics,
+      health: () => livenessOf(healthSources),
+      ready: () => readinessOf(healthSources),
+      logger,
+    });
     const server = await listen(app, settings);
     const address = server.address() as AddressInfo;
     logger.info(

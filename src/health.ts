@@ -1,42 +1,49 @@
-import type { AppliedState } from './applier/applied-state';
+import type { AppliedState, ApplyProgress } from './applier/applied-state';
 import { secondsToExpiry } from './certs/certificate';
 import type { StoreHealth } from './store/route-store';
 
-/** What /healthz answers: 200 when healthy, 503 otherwise, with the details either way. */
+/** What /healthz and /readyz answer: 200 when `ok`, 503 otherwise, with the details either way. */
 export interface HealthReport {
-  readonly healthy: boolean;
+  readonly ok: boolean;
   readonly message: string;
   readonly details: Readonly<Record<string, unknown>>;
 }
 
 /** Where the health policy reads the current state from. */
 export interface HealthSources {
-  readonly haproxyRunning: () => boolean;
+  /** Whether HAProxy serves: its master answers within the deadline (a frozen one does not). */
+  readonly haproxyAlive: () => Promise<boolean>;
   readonly store: () => StoreHealth;
   readonly applied: () => AppliedState;
+  readonly progress: () => ApplyProgress;
 }
+
+/**
+ * How long /healthz waits for the HAProxy master's answer. It answers in milliseconds; a frozen or
+ * hung one never does, and Docker's HEALTHCHECK gives the whole request 3 s.
+ */
+export const HAPROXY_ANSWER_MS = 2000;
 
 /** A certificate this close to its end makes /healthz say so (degraded, still 200). */
 export const EXPIRY_WARNING_DAYS = 14;
 
 /**
- * The health policy: unhealthy while HAProxy does not run or the store does not answer. Routes
- * left out as invalid do not make a replica unhealthy (the others are served); they are counted.
+ * Liveness (/healthz): alive while HAProxy serves the last good config. The store plays no part:
+ * a Consul outage must never make an orchestrator replace proxies that serve traffic (a new task
+ * would start without the routes the old one serves). Routes left out and certificates about to
+ * expire are reported, not fatal.
  */
-export function healthOf(sources: HealthSources): HealthReport {
-  const haproxyRunning = sources.haproxyRunning();
-  const storeHealth = sources.store();
+export async function livenessOf(sources: HealthSources): Promise<HealthReport> {
+  const alive = await sources.haproxyAlive();
   const state = sources.applied();
-  const problems: string[] = [];
-  if (!haproxyRunning) problems.push('HAProxy is not running');
-  if (!storeHealth.reachable) problems.push(`the store does not answer${storeHealth.lastError ? ` (${storeHealth.lastError})` : ''}`);
   const details = {
-    haproxy: { running: haproxyRunning },
-    store: storeHealth,
+    haproxy: { running: alive },
+    // Told, not judged: the last good config is served whether the store answers or not.
+    store: sources.store(),
     applied: { index: state.index, routes: state.routes.length, invalid: state.invalid },
     certs: certHealth(state),
   };
-  if (problems.length > 0) return { healthy: false, message: problems.join('; '), details };
+  if (!alive) return { ok: false, message: 'HAProxy is not serving: its master does not run or does not answer', details };
   const invalidNote = state.invalid.length > 0 ? `; ${state.invalid.length} invalid routes left out` : '';
   const expiring = details.certs.expiringSoon;
   const expiryNote =
@@ -44,7 +51,23 @@ export function healthOf(sources: HealthSources): HealthReport {
       ? `; degraded: certificates expiring within ${EXPIRY_WARNING_DAYS} days: ${expiring.map((c) => `${c.name} (${c.notAfter})`).join(', ')}`
       : '';
   const invalidCertNote = details.certs.invalid.length > 0 ? `; ${details.certs.invalid.length} invalid certificates left out` : '';
-  return { healthy: true, message: `serving ${state.routes.length} routes${invalidNote}${expiryNote}${invalidCertNote}`, details };
+  return { ok: true, message: `serving ${state.routes.length} routes${invalidNote}${expiryNote}${invalidCertNote}`, details };
+}
+
+/**
+ * Readiness (/readyz): the store answers and its latest index is live here. Not ready before the
+ * first store snapshot is applied, during a store outage, and while a change waits to be applied
+ * (or cannot be: a config HAProxy refuses whole).
+ */
+export function readinessOf(sources: Pick<HealthSources, 'store' | 'applied' | 'progress'>): HealthReport {
+  const store = sources.store();
+  const state = sources.applied();
+  const progress = sources.progress();
+  const details = { store, applied: { index: state.index, storeIndex: progress.storeIndex, once: progress.appliedOnce } };
+  if (!store.reachable) return { ok: false, message: `the store does not answer${store.lastError ? ` (${store.lastError})` : ''}`, details };
+  if (!progress.appliedOnce) return { ok: false, message: 'no store snapshot applied yet', details };
+  if (state.index < progress.storeIndex) return { ok: false, message: `store index ${progress.storeIndex} is not applied yet (live: ${state.index})`, details };
+  return { ok: true, message: `store index ${state.index} applied`, details };
 }
 
 function certHealth(state: AppliedState) {

@@ -198,6 +198,13 @@ describe('the Docker recipes', () => {
     expect(publishesApi && !hasAuth).toBe(false);
   });
 
+  it('checks liveness (/healthz), never readiness, in the stack and the image: a Consul outage must not replace proxies', () => {
+    const check = /healthcheck:\n(( {6}.*\n)+)/.exec(`${service('proxy')}\n`)?.[1] ?? '';
+    expect(check).toContain('/healthz');
+    expect(check).not.toContain('/readyz');
+    expect(read('Dockerfile')).toMatch(/HEALTHCHECK[^\n]*\\\n[^\n]*\/healthz/);
+  });
+
   it('runs the adopted HAProxy on a user-defined network (Docker DNS) with a volume user node can write', () => {
     const recipe = read('haproxy/README.md');
     const runs = recipe.split('\n').filter((line) => line.startsWith('docker run'));

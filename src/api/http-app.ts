@@ -23,7 +23,9 @@ export interface ApiOptions {
   readonly applier: ApplierPort;
   readonly store: RouteStore;
   readonly metrics: Metrics;
-  readonly health: () => HealthReport;
+  /** Liveness (/healthz) and readiness (/readyz). */
+  readonly health: () => Promise<HealthReport>;
+  readonly ready: () => HealthReport;
   readonly logger: Logger;
 }
 
@@ -70,7 +72,7 @@ function bodyParserError(error: unknown): { status: number; message: string } | 
 
 /** The express application: Docker Flow Proxy's endpoints, /metrics and /healthz. */
 export function createHttpApp(options: ApiOptions): express.Express {
-  const { settings, changes, certs, distributor, applier, store, metrics, health, logger } = options;
+  const { settings, changes, certs, distributor, applier, store, metrics, health, ready, logger } = options;
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -80,10 +82,10 @@ export function createHttpApp(options: ApiOptions): express.Express {
   app.use(express.json({ limit: '1mb' }));
   app.use(express.urlencoded({ extended: false, limit: '1mb' }));
 
-  app.get('/healthz', (_req, res) => {
-    const report = health();
-    res.status(report.healthy ? 200 : 503).json({ status: report.healthy ? 'OK' : 'NOK', message: report.message, ...report.details });
-  });
+  const answerHealth = (res: Response, report: HealthReport) =>
+    res.status(report.ok ? 200 : 503).json({ status: report.ok ? 'OK' : 'NOK', message: report.message, ...report.details });
+  app.get('/healthz', async (_req, res) => answerHealth(res, await health()));
+  app.get('/readyz', (_req, res) => answerHealth(res, ready()));
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.text());
   });

@@ -23,6 +23,14 @@ export interface AppliedState {
   readonly invalidCerts?: readonly InvalidCert[];
 }
 
+/** How far the applier got: whether it applied a store snapshot yet, and which index it saw last. */
+export interface ApplyProgress {
+  /** False until the first store snapshot is live (HAProxy serves the last-known-good config meanwhile). */
+  readonly appliedOnce: boolean;
+  /** The newest store index the watch reported. */
+  readonly storeIndex: number;
+}
+
 /** `runtime`: certificates changed through the Runtime API, without a reload. */
 export type ReloadOutcome = 'success' | 'runtime' | 'skipped' | 'rejected' | 'failed';
 

@@ -11,7 +11,7 @@ import { parseRoute } from '../route/params';
 import type { Route } from '../route/route';
 import type { Settings } from '../settings';
 import type { StoreSnapshot } from '../store/route-store';
-import type { AppliedState, ApplyReport, ReloadOutcome } from './applied-state';
+import type { AppliedState, ApplyProgress, ApplyReport, ReloadOutcome } from './applied-state';
 import { ApplierCerts, NO_CERTS, PreparedCerts, prepareCerts } from './certificates';
 import { findBreakingRoutes } from './breaking-routes';
 import { CandidateChecks } from './candidate-checks';
@@ -90,6 +90,8 @@ export class Applier {
     () => this.live.routes,
   );
   private applying = 0;
+  /** Set once a store snapshot is live (not just the last-known-good config HAProxy started from). */
+  private appliedOnce = false;
   private readonly reportListeners: ((report: ApplyReport) => void)[] = [];
 
   constructor(private readonly options: ApplierOptions) {
@@ -114,6 +116,11 @@ export class Applier {
 
   state(): AppliedState {
     return this.live;
+  }
+
+  /** For /readyz: whether a store snapshot is live yet, and the newest store index submitted. */
+  progress(): ApplyProgress {
+    return { appliedOnce: this.appliedOnce, storeIndex: this.latest.index };
   }
 
   /** How often a config about to go live had already passed `haproxy -c` (hit) or not (miss). */
@@ -422,6 +429,7 @@ export class Applier {
 
   private publish(state: AppliedState): void {
     this.live = state;
+    this.appliedOnce = true;
     this.waiters.release(state.index, state);
   }
 

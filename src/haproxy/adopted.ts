@@ -20,6 +20,7 @@ export class AdoptedHaproxy implements HaproxyControl {
   private readonly cli: MasterCli;
   private reachable = false;
   private probe: NodeJS.Timeout | undefined;
+  private reloading = 0;
 
   constructor(private readonly options: AdoptedHaproxyOptions) {
     this.cli = new MasterCli(options.masterSocket);
@@ -46,13 +47,21 @@ export class AdoptedHaproxy implements HaproxyControl {
     // A master that re-executes refuses connections for a while, and so does a dead one; only the
     // probe's view over time tells them apart. Known gone: fail now rather than wait for it.
     if (!this.reachable) throw new HaproxyError(`adopted HAProxy is unreachable on ${this.options.masterSocket}`);
+    this.reloading++;
     try {
       await this.cli.reload(this.options.reloadTimeoutMs ?? RELOAD_TIMEOUT_MS);
       this.reachable = true;
     } catch (error) {
       await this.check();
       throw error;
+    } finally {
+      this.reloading--;
     }
+  }
+
+  async responsive(timeoutMs: number): Promise<boolean> {
+    const liveness = await this.cli.liveness(timeoutMs);
+    return liveness === 'answered' || (liveness === 'refused' && this.reloading > 0);
   }
 
   async stop(): Promise<void> {

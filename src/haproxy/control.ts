@@ -20,6 +20,12 @@ export interface HaproxyControl {
   /** True while HAProxy is known to serve (for /healthz). */
   running(): boolean;
   /**
+   * True when HAProxy runs and its master answers within `timeoutMs` (for /healthz): a frozen or
+   * hung master is not alive even though its process exists. A master re-executing for a reload
+   * refuses connections for a while; that is progress, not death.
+   */
+  responsive(timeoutMs: number): Promise<boolean>;
+  /**
    * Be told when an HAProxy we run died on its own (not through stop()). Only an event: the
    * applier decides whether and from which config to start it again. An adopted HAProxy, which we
    * never start, has none.

@@ -56,11 +56,11 @@ export class MasterCli {
    * Send one command and read the whole answer. The write is half-closed: the master CLI only
    * ends a non-interactive session once it has seen the end of the input.
    */
-  command(command: string): Promise<string> {
+  command(command: string, timeoutMs = this.timeoutMs): Promise<string> {
     return new Promise((resolve, reject) => {
       const socket = net.connect(this.socketPath);
       let answer = '';
-      socket.setTimeout(this.timeoutMs, () => socket.destroy(new HaproxyError(`${command}: no answer from ${this.socketPath}`)));
+      socket.setTimeout(timeoutMs, () => socket.destroy(new HaproxyError(`${command}: no answer from ${this.socketPath}`)));
       socket.on('connect', () => socket.end(`${command}\n`));
       socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
       socket.on('end', () => resolve(answer));
@@ -68,8 +68,22 @@ export class MasterCli {
     });
   }
 
-  async showProc(): Promise<ProcList> {
-    return parseShowProc(await this.command('show proc'));
+  async showProc(timeoutMs = this.timeoutMs): Promise<ProcList> {
+    return parseShowProc(await this.command('show proc', timeoutMs));
+  }
+
+  /**
+   * Whether the master is alive, within `timeoutMs`: `answered` (with at least one worker),
+   * `refused` (no one listens: re-executing for a reload, or gone) or `silent` (connected, no
+   * answer in time: a master that hangs or is stopped, whose old workers may still serve but which
+   * can no longer reload or restart them).
+   */
+  async liveness(timeoutMs: number): Promise<'answered' | 'refused' | 'silent'> {
+    try {
+      return (await this.showProc(timeoutMs)).workers.length > 0 ? 'answered' : 'refused';
+    } catch (error) {
+      return /no answer/.test((error as Error).message) ? 'silent' : 'refused';
+    }
   }
 
   /** `show proc`, waiting while the master is busy re-executing (its socket refuses meanwhile). */

@@ -46,6 +46,7 @@ export class ChildHaproxy implements HaproxyControl {
   private configPath = '';
   private stopping = false;
   private startedAt = 0;
+  private reloading = 0;
   /** Aborted when the master we spawned exits: a reload waiting on it ends at once. */
   private exit = new AbortController();
   private readonly exitListeners: ((exit: HaproxyExit) => void)[] = [];
@@ -77,7 +78,18 @@ export class ChildHaproxy implements HaproxyControl {
 
   async reload(): Promise<void> {
     if (!this.running()) throw new HaproxyError('HAProxy is not running');
-    await this.cli.reload(this.options.readyTimeoutMs ?? RELOAD_TIMEOUT_MS, this.exit.signal);
+    this.reloading++;
+    try {
+      await this.cli.reload(this.options.readyTimeoutMs ?? RELOAD_TIMEOUT_MS, this.exit.signal);
+    } finally {
+      this.reloading--;
+    }
+  }
+
+  async responsive(timeoutMs: number): Promise<boolean> {
+    if (!this.running() || !this.ready) return false;
+    const liveness = await this.cli.liveness(timeoutMs);
+    return liveness === 'answered' || (liveness === 'refused' && this.reloading > 0);
   }
 
   onExit(listener: (exit: HaproxyExit) => void): void {
