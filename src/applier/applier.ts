@@ -20,6 +20,7 @@ import { Coalescer } from './coalescer';
 import { IndexWaiters } from './index-waiters';
 import { LastKnownGood } from './last-known-good';
 import { diffFields, diffRoutes } from './route-diff';
+import { RouteLog } from './route-log';
 
 export type { ParseRoute } from '../route/entries';
 
@@ -83,6 +84,7 @@ export class Applier {
   private readonly waiters = new IndexWaiters<AppliedState>();
   private readonly logger: Logger;
   private readonly lastKnownGood: LastKnownGood;
+  private readonly routeLog: RouteLog;
   private readonly checkedConfigs = new CheckedConfigs();
   private readonly entryParser: EntryParser;
   private readonly candidates = new CandidateChecks(
@@ -98,6 +100,7 @@ export class Applier {
     this.render = options.render;
     this.entryParser = new EntryParser(options.parse ?? parseRoute);
     this.logger = options.logger ?? silentLogger();
+    this.routeLog = new RouteLog(this.logger);
     this.lastKnownGood = new LastKnownGood(options.settings.stateDir);
     this.coalescer = new Coalescer(
       options.settings.reloadQuietMs,
@@ -163,7 +166,7 @@ export class Applier {
   /** A new store snapshot (from the watch); applied after the quiescence window. */
   submit(snapshot: StoreSnapshot): void {
     if (this.stopped) return;
-    this.latest = snapshot;
+    this.take(snapshot);
     this.pendingSince = this.pendingSince ?? Date.now();
     this.coalescer.touch();
   }
@@ -186,7 +189,7 @@ export class Applier {
 
   /** Re-render and reload now, even when the config did not change (the /reload endpoint). */
   applyNow(snapshot?: StoreSnapshot): Promise<ApplyReport> {
-    if (snapshot) this.latest = snapshot;
+    if (snapshot) this.take(snapshot);
     return this.exclusive(() => this.applyLatest(true));
   }
 
@@ -209,6 +212,12 @@ export class Applier {
     const config = this.renderConfig(routes).config;
     await checkConfigText(this.options.settings.haproxyBin, config);
     this.checkedConfigs.add(config);
+  }
+
+  /** The newest snapshot; its route changes are logged as the store reports them, before any apply. */
+  private take(snapshot: StoreSnapshot): void {
+    if (snapshot.entries !== this.latest.entries) this.routeLog.snapshot(snapshot.index, snapshot.entries);
+    this.latest = snapshot;
   }
 
   /** Put the last-known-good config back on the live path (before a rollback or a restart). */
@@ -354,7 +363,6 @@ export class Applier {
     if (kept.length === 0) throw rejection;
     const rendered = this.renderConfig(kept);
     const left = breaking.map((bad) => ({ serviceName: bad.route.serviceName, reason: `rejected by haproxy -c: ${bad.reason}` }));
-    this.logger.warn({ routes: left.map((r) => r.serviceName) }, 'routes left out: HAProxy rejects them');
     const all = [...invalid, ...rendered.problems, ...left];
     if (rendered.config === this.live.config) return { config: rendered.config, routes: kept, invalid: all };
     return { ...(await this.checked(rendered.config)), routes: kept, invalid: all };
@@ -428,6 +436,7 @@ export class Applier {
   }
 
   private publish(state: AppliedState): void {
+    this.routeLog.applied(state.index, state.routes, state.invalid);
     this.live = state;
     this.appliedOnce = true;
     this.waiters.release(state.index, state);
