@@ -27,16 +27,18 @@ async function stopFleet(fleet: Fleet | undefined): Promise<void> {
   await Promise.all((fleet?.replicas ?? []).map((r) => r.stop()));
 }
 
-/** Wait until every replica has published the same store index (HAProxy may serve a change a
- * few milliseconds before its replica publishes it). */
+/** Wait until every replica is ready (the latest store index it heard of is live) and all have
+ * published the same index: HAProxy may serve a change before its replica publishes it, and
+ * replicas that agree on an older index are not settled yet. */
 async function settled(fleet: Fleet): Promise<void> {
   await waitFor(
-    'the replicas to agree on the applied index',
+    'the replicas to apply the latest store index',
     async () => {
+      const ready = await Promise.all(fleet.replicas.map(async (r) => (await r.call('/readyz')).status === 200));
       const indexes = await Promise.all(fleet.replicas.map(async (r) => JSON.parse((await r.call(`${BASE}/config?type=json`)).body).index));
-      return indexes.every((index) => index === indexes[0]);
+      return ready.every(Boolean) && indexes.every((index) => index === indexes[0]);
     },
-    5000,
+    20000,
   );
 }
 
