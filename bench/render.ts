@@ -29,7 +29,7 @@ function routeParams(i: number): Record<string, string> {
     case 4:
       return { ...base, reqMode: 'sni', srcPort: '443', serviceDomain: `t${i}.example.com` };
     default:
-      return { ...base, servicePath: `/svc/${i},/alt/${i}`, 'port.1': '9000', 'servicePath.1': `/admin/${i}` };
+      return { ...base, 'servicePath.1': `/svc/${i},/alt/${i}`, 'port.2': '9000', 'servicePath.2': `/admin/${i}` };
   }
 }
 

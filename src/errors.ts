@@ -40,11 +40,16 @@ export class RouteConflict extends SidecarError {
   }
 }
 
-/** HAProxy refused a configuration (`haproxy -c` failed); `detail` is HAProxy's own output. */
+/**
+ * HAProxy refused a configuration (`haproxy -c` failed); `detail` is HAProxy's own output.
+ * `lines` are the config lines HAProxy named, to find the parameter behind them; they may hold
+ * secrets (a userlist line), so they never reach a reply or a log.
+ */
 export class ConfigRejected extends SidecarError {
   constructor(
     message: string,
     readonly detail: string,
+    readonly lines: readonly string[] = [],
   ) {
     super('CONFIG_REJECTED', detail ? `${message}: ${detail}` : message);
   }

@@ -30,10 +30,9 @@ function checksSoFar(): number {
   return fs.existsSync(invocations) ? fs.readFileSync(invocations, 'utf8').split('\n').filter(Boolean).length : 0;
 }
 
-/** A route the parser accepts but HAProxy refuses (a lookbehind PCRE rejects), as a parser gap would. */
+/** A route the parser accepts but HAProxy refuses (a variable-length lookbehind PCRE rejects): regexes are HAProxy's to judge. */
 function breakingRoute(): Route {
-  const route = parseRoute(routeTo('breaks', backend, { reqPathSearch: '^/a', reqPathReplace: '/x' }));
-  return { ...route, destinations: route.destinations.map((d) => ({ ...d, reqPathSearch: '(?<=a+)b' })) };
+  return parseRoute(routeTo('breaks', backend, { reqPathSearch: '(?<=a+)b', reqPathReplace: '/x' }));
 }
 
 beforeAll(async () => {

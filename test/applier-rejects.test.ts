@@ -20,14 +20,13 @@ let good: Backend;
 let harness: Harness;
 
 /**
- * The parser refuses every regex it knows PCRE would refuse; to prove the applier's own guard we
- * hand it a route whose rewrite regex only PCRE rejects (variable-length lookbehind), as a future
- * parser gap would.
+ * Regexes are HAProxy's to judge, so a stored route may hold one HAProxy refuses (a hand edit of
+ * the store skips the API's check): here every `breaks` route gets a variable-length lookbehind.
  */
 function parseLettingThroughBadRegex(params: RouteParams): Route {
   const route = parseRoute(params);
   if (!route.serviceName.startsWith('breaks')) return route;
-  return { ...route, destinations: route.destinations.map((d) => ({ ...d, reqPathSearch: '(?<=a+)b', reqPathReplace: '/x' })) };
+  return { ...route, destinations: route.destinations.map((d) => ({ ...d, pathRewrites: [{ search: '(?<=a+)b', replace: '/x' }] })) };
 }
 
 beforeAll(async () => {

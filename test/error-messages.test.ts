@@ -24,17 +24,30 @@ describe('error answers say what is wrong, in JSON, naming the parameter', () =>
     removeTempDirs();
   });
 
-  // JavaScript accepts these; HAProxy's PCRE2 refuses them (a quantifier above 65535).
+  // Values that go into the config as HAProxy syntax (regexes, header values): HAProxy judges them.
   it.each([
     ['reqPathSearch', `servicePath=/re&reqPathSearch=${encodeURIComponent('^/re/a{70000}')}&reqPathReplace=/x`],
     ['servicePath', `pathType=path_reg&servicePath=${encodeURIComponent('^/re/a{70000}')}`],
-  ])('names %s when HAProxy rejects its regex, without a temp-file path', async (parameter, query) => {
+    ['reqPathSearchReplace', `servicePath=/re&reqPathSearchReplace=${encodeURIComponent('^/ok,/x:^/re/(a,/y')}`],
+    ['addReqHeader', `servicePath=/re&addReqHeader=${encodeURIComponent('X-A %[nosuchfetch]')}`],
+    ['setResHeader', `servicePath=/re&setResHeader=${encodeURIComponent('X-B on if { nosuch }')}`],
+  ])('names %s when HAProxy rejects its value, without a temp-file path', async (parameter, query) => {
     const answer = await sidecar.call(`${BASE}/reconfigure?serviceName=re&port=${backend.port}&${query}`);
     expect(answer.status).toBe(400);
     const message: string = JSON.parse(answer.body).message;
     expect(message.startsWith(`${parameter}: `)).toBe(true);
     expect(message).not.toMatch(/\/tmp\/|haproxy-sidecar-|\.cfg/);
     expect(await routeNames()).toEqual([]);
+  });
+
+  it('accepts PCRE that JavaScript refuses, and HAProxy applies it', async () => {
+    const search = encodeURIComponent('^/re5\\-v1/(?<=/re5-v1/)(.*)');
+    const route = `serviceName=pcre&servicePath=/re5-v1&port=${backend.port}&outboundHostname=127.0.0.1`;
+    const answer = await sidecar.call(`${BASE}/reconfigure?${route}&reqPathSearch=${search}&reqPathReplace=${encodeURIComponent('/v5/\\1')}`);
+    expect(answer.status).toBe(200);
+    const through = await sidecar.through('/re5-v1/users?id=3');
+    expect(JSON.parse(through.body).path).toBe('/v5/users?id=3');
+    expect((await sidecar.call(`${BASE}/remove?serviceName=pcre`)).status).toBe(200);
   });
 
   it('answers a 100 KB query string with 431 and a JSON body', async () => {

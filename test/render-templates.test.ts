@@ -72,7 +72,7 @@ describe('loadTemplates', () => {
   it('never HTML-escapes (noEscape)', () => {
     const config = render([{ serviceName: 'a', servicePath: '/a&b<c>', port: '1', addReqHeader: `X-Q "x" & <y>` }]);
     expect(config).toContain(`'/a&b<c>'`);
-    expect(config).toContain(`'"x" & <y>'`);
+    expect(config).toContain(`X-Q "x" & <y>`);
   });
 });
 
@@ -116,22 +116,22 @@ describe('render', () => {
         serviceName: 'api',
         aclName: 'my-api',
         servicePath: '/api',
-        port: '9000',
         outboundHostname: 'api.internal',
-        'port.1': '9001',
-        'servicePath.1': '/api/v2',
+        'port.1': '9000',
+        'port.2': '9001',
+        'servicePath.2': '/api/v2',
       },
     ]);
     expect(lines(config, 'acl ')).toEqual([
       "acl url_go-demo8080 path_beg -- '/demo'",
-      "acl domain_go-demo8080 hdr(host) -i -- 'demo.test'",
-      "acl url_my-api9000 path_beg -- '/api'",
-      "acl url_my-api9001_1 path_beg -- '/api/v2'",
+      "acl domain_go-demo8080 req.hdr(host),field(1,:) -i -m str -- 'demo.test'",
+      "acl url_my-api9000_1 path_beg -- '/api'",
+      "acl url_my-api9001_2 path_beg -- '/api/v2'",
     ]);
     expect(lines(config, 'use_backend ')).toEqual([
       'use_backend go-demo-be8080 if url_go-demo8080 domain_go-demo8080',
-      'use_backend api-be9000 if url_my-api9000',
-      'use_backend api-be9001 if url_my-api9001_1',
+      'use_backend api-be9000 if url_my-api9000_1',
+      'use_backend api-be9001 if url_my-api9001_2',
     ]);
     expect(lines(config, 'server ')).toEqual([
       'server api api.internal:9000 resolvers docker resolve-prefer ipv4 init-addr last,none',
@@ -156,9 +156,9 @@ describe('render', () => {
     const config = render([
       { serviceName: 'a1', servicePath: '/x', port: '23' },
       { serviceName: 'a12', servicePath: '/y', port: '3' },
-      { serviceName: 'b', servicePath: '/z', port: '5', 'port.1': '5', 'servicePath.1': '/zz' },
+      { serviceName: 'b', port: '5', 'servicePath.1': '/z', 'servicePath.2': '/zz' },
     ]);
-    expect(lines(config, 'acl ').map((line) => line.split(' ')[1])).toEqual(['url_a123', 'url_a123_2', 'url_b5', 'url_b5_1']);
+    expect(lines(config, 'acl ').map((line) => line.split(' ')[1])).toEqual(['url_a123', 'url_a123_2', 'url_b5_1', 'url_b5_2']);
     expect(lines(config, 'backend ')).toEqual(['backend a1-be23', 'backend a12-be3', 'backend b-be5', 'backend b-be5_2']);
     expect(checkConfig(config).ok).toBe(true);
   });

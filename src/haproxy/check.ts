@@ -41,6 +41,14 @@ export async function checkConfig(bin: string, configPath: string): Promise<void
   throw new ConfigRejected('HAProxy rejected the configuration', usefulAlerts(result.all ?? ''));
 }
 
+/** HAProxy names a line as `[file:N]`: the rejection keeps those lines of `config`. */
+function withLines(error: ConfigRejected, config: string): ConfigRejected {
+  const all = config.split('\n');
+  const numbers = [...error.detail.matchAll(/\.cfg:(\d+)\]/g)].map((match) => Number(match[1]));
+  const lines = numbers.map((n) => all[n - 1]).filter((line): line is string => line !== undefined);
+  return new ConfigRejected('HAProxy rejected the configuration', error.detail, lines);
+}
+
 /**
  * The one config checker of the applier, the API's write path and the CLI: `haproxy -c` on a
  * config text. With `file`, the text is written there and left for the caller (the applier renames
@@ -55,7 +63,9 @@ export async function checkConfigText(bin: string, config: string, file?: string
   try {
     const temp = path.join(dir, 'haproxy.cfg');
     await fs.promises.writeFile(temp, config);
-    await checkConfig(bin, temp);
+    await checkConfig(bin, temp).catch((error: unknown) => {
+      throw error instanceof ConfigRejected ? withLines(error, config) : error;
+    });
   } finally {
     await fs.promises.rm(dir, { recursive: true, force: true });
   }

@@ -13,15 +13,10 @@ export function quote(value: string): string {
   return `"${value.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
 }
 
-/** Log-format text where every `%` is literal (e.g. the replacement of replace-path). */
-export function literalLogFormat(value: string): string {
-  return value.replace(/%/g, '%%');
-}
-
 /**
- * Log-format text that keeps `%[fetch]` sample expressions (route/ allowed only known fetches)
- * and makes every other `%` literal.
+ * One argument of a sample converter (e.g. regsub's regex), in double quotes with `\\` and `"`
+ * escaped: HAProxy unescapes it once, so `,` and `)` inside it no longer end the argument.
  */
-export function headerLogFormat(value: string): string {
-  return value.replace(/%\[[a-z_]+\]|%/g, (match) => (match === '%' ? '%%' : match));
+export function converterArgument(value: string): string {
+  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }

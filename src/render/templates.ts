@@ -108,6 +108,7 @@ function sampleInput(): { routes: Route[]; settings: Settings } {
       redirectWhenHttpProto: 'true',
       reqPathSearch: '^/a',
       reqPathReplace: '/',
+      reqPathSearchReplace: '^/b,/c',
       addReqHeader: 'X-A a',
       delResHeader: 'X-B',
       timeoutServer: '1',

@@ -1,7 +1,7 @@
 import type { InvalidRoute, TlsFiles } from './types';
-import { Destination, Route } from '../route/route';
+import { Destination, PathRewrite, Route } from '../route/route';
 import { Settings } from '../settings';
-import { headerLogFormat, literalLogFormat, quote } from './quote';
+import { converterArgument, quote } from './quote';
 
 /**
  * Routes + settings -> plain data for the templates. All decisions live here (ordering, names,
@@ -49,7 +49,7 @@ export interface HeaderRuleView {
   /** `add-header`, `set-header` or `del-header`. */
   readonly action: string;
   readonly name: string;
-  /** Quoted log-format value; false for del-header. */
+  /** The value as the route gave it (HAProxy syntax); false for del-header. */
   readonly value: string | false;
 }
 
@@ -69,7 +69,8 @@ export interface BackendView {
   readonly verifyClientSsl: boolean;
   /** ` ssl verify none` on the server line, or ''. */
   readonly serverSsl: string;
-  readonly replacePath: { readonly search: string; readonly replace: string } | false;
+  /** `set-path` expressions (`%[path,regsub(...)]`), quoted, in order. */
+  readonly setPaths: readonly string[];
   readonly requestHeaders: readonly HeaderRuleView[];
   readonly responseHeaders: readonly HeaderRuleView[];
   readonly server: { readonly name: string; readonly address: string };
@@ -187,15 +188,46 @@ function compareHttp({ placed: a, rank: rankA }: Ranked, { placed: b, rank: rank
   );
 }
 
-function domainAcls(name: string, domains: readonly string[], algo: string, sni: boolean): AclView[] {
+/** `%[path,regsub("search","replace")]`: each argument quoted for the converter, the whole for the config line. */
+function setPathExpression(rewrite: PathRewrite): string {
+  return quote(`%[path,regsub(${converterArgument(rewrite.search)},${converterArgument(rewrite.replace)})]`);
+}
+
+/** serviceDomainAlgo -> HAProxy's match method on the Host header (DFP names the fetch). */
+const HOST_MATCH: Readonly<Record<string, string>> = {
+  'hdr(host)': '-m str',
+  'hdr_beg(host)': '-m beg',
+  'hdr_end(host)': '-m end',
+  'hdr_dom(host)': '-m dom',
+  'hdr_sub(host)': '-m sub',
+  'hdr_reg(host)': '-m reg',
+};
+
+/**
+ * A domain without a port matches the Host header with or without one (`example.com:8080` is
+ * example.com, never `example.com.evil.org`); a domain with a port matches exactly that.
+ */
+function hostAcls(name: string, domains: readonly string[], algo: string): AclView[] {
+  const method = HOST_MATCH[algo] ?? '-m str';
+  const hostOnly = domains.filter((d) => !d.startsWith('*') && !d.includes(':'));
+  const withPort = domains.filter((d) => !d.startsWith('*') && d.includes(':'));
+  const suffixes = domains.filter((d) => d.startsWith('*')).map((d) => d.slice(1));
+  // Two ACL lines with one name are ORed by HAProxy: every kind of domain shares the name.
+  return [
+    { name, match: `req.hdr(host),field(1,:) -i ${method}`, patterns: hostOnly },
+    { name, match: `req.hdr(host) -i ${method}`, patterns: withPort },
+    { name, match: 'req.hdr(host),field(1,:) -i -m end', patterns: suffixes },
+  ]
+    .filter((acl) => acl.patterns.length > 0)
+    .map((acl) => ({ ...acl, patterns: acl.patterns.map(quote).join(' ') }));
+}
+
+function sniAcls(name: string, domains: readonly string[]): AclView[] {
   const exact = domains.filter((d) => !d.startsWith('*'));
   const suffixes = domains.filter((d) => d.startsWith('*')).map((d) => d.slice(1));
   const acls: AclView[] = [];
-  const exactMatch = sni ? 'req_ssl_sni -i' : `${algo} -i`;
-  const suffixMatch = sni ? 'req_ssl_sni -i -m end' : 'hdr_end(host) -i';
-  // Two ACL lines with one name are ORed by HAProxy: exact and wildcard domains share the name.
-  if (exact.length > 0) acls.push({ name, match: exactMatch, patterns: exact.map(quote).join(' ') });
-  if (suffixes.length > 0) acls.push({ name, match: suffixMatch, patterns: suffixes.map(quote).join(' ') });
+  if (exact.length > 0) acls.push({ name, match: 'req_ssl_sni -i', patterns: exact.map(quote).join(' ') });
+  if (suffixes.length > 0) acls.push({ name, match: 'req_ssl_sni -i -m end', patterns: suffixes.map(quote).join(' ') });
   return acls;
 }
 
@@ -219,7 +251,7 @@ function buildHttpEntry(placed: Placed, base: string): HttpEntry {
     condition.push(`url_${base}`);
   }
   if (d.serviceDomain.length > 0) {
-    acls.push(...domainAcls(`domain_${base}`, d.serviceDomain, route.serviceDomainAlgo, false));
+    acls.push(...hostAcls(`domain_${base}`, d.serviceDomain, route.serviceDomainAlgo));
     condition.push(`domain_${base}`);
   }
   return { acls, use: { backend: placed.backend, condition: condition.join(' ') } };
@@ -230,7 +262,7 @@ function headerRules(addList: readonly string[], setList: readonly string[], del
     (action: string) =>
     (entry: string): HeaderRuleView => {
       const space = entry.indexOf(' ');
-      return { action, name: entry.slice(0, space), value: quote(headerLogFormat(entry.slice(space + 1))) };
+      return { action, name: entry.slice(0, space), value: entry.slice(space + 1) };
     };
   return [
     ...addList.map(withValue('add-header')),
@@ -270,10 +302,7 @@ function backendView(placed: Placed, settings: Settings): BackendView {
     redirectWhenHttpProto: http && d.redirectWhenHttpProto,
     verifyClientSsl: http && route.verifyClientSsl,
     serverSsl: route.sslVerifyNone ? ' ssl verify none' : '',
-    replacePath:
-      http && d.reqPathSearch !== undefined && d.reqPathReplace !== undefined
-        ? { search: quote(d.reqPathSearch), replace: quote(literalLogFormat(d.reqPathReplace)) }
-        : false,
+    setPaths: http ? d.pathRewrites.map(setPathExpression) : [],
     requestHeaders: http ? headerRules(route.addReqHeader, route.setReqHeader, route.delReqHeader) : [],
     responseHeaders: http ? headerRules(route.addResHeader, route.setResHeader, route.delResHeader) : [],
     server: { name: route.serviceName, address: `${host}:${d.port}` },
@@ -355,7 +384,7 @@ function tcpFrontendView(port: number, group: TcpGroup, settings: Settings, aclN
       continue;
     }
     const name = aclNames.take(`sni_${p.route.aclName}${p.destination.port}${p.destination.index === 0 ? '' : `_${p.destination.index}`}`);
-    acls.push(...domainAcls(name, p.destination.serviceDomain, '', true));
+    acls.push(...sniAcls(name, p.destination.serviceDomain));
     useBackends.push({ backend: p.backend, condition: name });
   }
   return { name: `sni_${port}`, bind, mode: 'sni', acls, useBackends, defaultBackend };

@@ -1,9 +1,7 @@
 import { InvalidParameter, RouteConflict } from '../errors';
-import { Destination, ReqMode, Route, RouteParams, User } from './route';
+import { Destination, PathRewrite, ReqMode, Route, RouteParams, User } from './route';
 import {
   PATH_TYPES,
-  REQUEST_HEADER_FETCHES,
-  RESPONSE_HEADER_FETCHES,
   SERVICE_DOMAIN_ALGOS,
   booleanValue,
   checkDomain,
@@ -20,6 +18,7 @@ import {
   csv,
   numberInRange,
   oneOf,
+  printable,
 } from './values';
 
 /**
@@ -41,7 +40,11 @@ const DESTINATION_PARAMS = [
   'redirectWhenHttpProto',
   'reqPathSearch',
   'reqPathReplace',
+  'reqPathSearchReplace',
 ] as const;
+
+/** Any of these given with a suffix makes a destination of that index (as in DFP). */
+const DESTINATION_MARKERS = ['port', 'servicePath', 'serviceDomain'] as const;
 
 /** Parameters of the whole route (never suffixed). */
 const ROUTE_PARAMS = [
@@ -130,15 +133,20 @@ export function paramsFromArgs(args: readonly string[]): Record<string, string> 
   return params;
 }
 
-/** Reads one parameter (with its suffix) from the normalized params. */
+/**
+ * Reads the parameters of one destination. As in DFP, an unsuffixed parameter is the default of
+ * every index: `serviceDomain=shop.test&servicePath.1=/api&port.1=9000` serves /api on shop.test.
+ */
 class ParamReader {
   constructor(
     private readonly params: RouteParams,
     private readonly suffix: string,
   ) {}
 
+  /** The name the value of `base` comes from: the suffixed one, or the unsuffixed default. */
   name(base: string): string {
-    return `${base}${this.suffix}`;
+    const own = `${base}${this.suffix}`;
+    return this.params[own] === undefined && this.params[base] !== undefined ? base : own;
   }
 
   text(base: string): string | undefined {
@@ -154,48 +162,43 @@ class ParamReader {
     const value = this.text(base);
     return value === undefined ? undefined : numberInRange(this.name(base), value, 1, 65535);
   }
+
+  list(base: string): string[] {
+    return csv(this.text(base));
+  }
 }
 
 function suffixOf(index: number): string {
   return index === 0 ? '' : `.${index}`;
 }
 
-/**
- * `outboundHostname` of the unsuffixed parameters is the default of every index: the
- * destinations of one service almost always live on the same host.
- */
-function parseDestination(params: RouteParams, index: number): Destination | undefined {
+function hasOwn(params: RouteParams, index: number, bases: readonly string[]): boolean {
+  return bases.some((base) => params[`${base}${suffixOf(index)}`] !== undefined);
+}
+
+function parseDestination(params: RouteParams, index: number): Destination {
   const read = new ParamReader(params, suffixOf(index));
   const port = read.port('port');
-  if (port === undefined) {
-    rejectOrphans(read);
-    return undefined;
-  }
+  if (port === undefined) throw new InvalidParameter(read.name('port'), 'is required');
   const reqMode = oneOf(read.name('reqMode'), read.text('reqMode') ?? 'http', ['http', 'tcp', 'sni']) as ReqMode;
   const srcPort = read.port('srcPort');
   if (reqMode !== 'http' && srcPort === undefined) {
     throw new InvalidParameter(read.name('srcPort'), `is required when ${read.name('reqMode')} is ${reqMode}`);
   }
   const pathType = oneOf(read.name('pathType'), read.text('pathType') ?? 'path_beg', PATH_TYPES);
-  const search = read.text('reqPathSearch');
-  const replace = read.text('reqPathReplace');
   return {
     index,
     port,
     srcPort,
     reqMode,
-    servicePath: csv(read.text('servicePath')).map((p) => checkPath(read.name('servicePath'), p, pathType)),
-    serviceDomain: csv(read.text('serviceDomain')).map((d) => checkDomain(read.name('serviceDomain'), d)),
+    servicePath: read.list('servicePath').map((p) => checkPath(read.name('servicePath'), p, pathType)),
+    serviceDomain: read.list('serviceDomain').map((d) => checkDomain(read.name('serviceDomain'), d)),
     pathType,
-    outboundHostname: optional(read, 'outboundHostname', checkHostname) ?? inheritedHostname(params, index),
+    outboundHostname: optional(read, 'outboundHostname', checkHostname),
     httpsOnly: read.bool('httpsOnly'),
     redirectWhenHttpProto: read.bool('redirectWhenHttpProto'),
-    ...pathRewrite(read, search, replace),
+    pathRewrites: pathRewrites(read),
   };
-}
-
-function inheritedHostname(params: RouteParams, index: number): string | undefined {
-  return index === 0 ? undefined : optional(new ParamReader(params, ''), 'outboundHostname', checkHostname);
 }
 
 function optional(read: ParamReader, base: string, check: (name: string, value: string) => string): string | undefined {
@@ -203,21 +206,35 @@ function optional(read: ParamReader, base: string, check: (name: string, value: 
   return value === undefined ? undefined : check(read.name(base), value);
 }
 
-/** Search and replace only make sense together. */
-function pathRewrite(read: ParamReader, search?: string, replace?: string): Pick<Destination, 'reqPathSearch' | 'reqPathReplace'> {
-  if (search === undefined && replace === undefined) return {};
-  if (search === undefined) throw new InvalidParameter(read.name('reqPathSearch'), `is required with ${read.name('reqPathReplace')}`);
-  return {
-    reqPathSearch: checkRegex(read.name('reqPathSearch'), search),
-    reqPathReplace: checkReplacement(read.name('reqPathReplace'), replace ?? ''),
-  };
+/**
+ * `reqPathSearch`+`reqPathReplace` (one pair) and DFP's `reqPathSearchReplace=s,r:s2,r2` (pairs
+ * split at `:`, search and replacement at the first `,`), applied in that order.
+ */
+function pathRewrites(read: ParamReader): PathRewrite[] {
+  const rewrites: PathRewrite[] = [];
+  const search = read.text('reqPathSearch');
+  const replace = read.text('reqPathReplace');
+  if (search !== undefined || replace !== undefined) {
+    if (search === undefined) throw new InvalidParameter(read.name('reqPathSearch'), `is required with ${read.name('reqPathReplace')}`);
+    rewrites.push({
+      search: checkRegex(read.name('reqPathSearch'), search),
+      replace: checkReplacement(read.name('reqPathReplace'), replace ?? ''),
+    });
+  }
+  const name = read.name('reqPathSearchReplace');
+  for (const pair of (read.text('reqPathSearchReplace') ?? '').split(':').filter((p) => p !== '')) {
+    const comma = pair.indexOf(',');
+    if (comma <= 0) throw new InvalidParameter(name, `${JSON.stringify(pair)} is not search,replace`);
+    rewrites.push({ search: checkRegex(name, pair.slice(0, comma)), replace: printable(name, pair.slice(comma + 1)) });
+  }
+  return rewrites;
 }
 
-/** Parameters of an index whose port is missing would silently do nothing: say so instead. */
-function rejectOrphans(read: ParamReader): void {
+/** Suffixed parameters of an index that has no destination would silently do nothing: say so instead. */
+function rejectOrphans(params: RouteParams, index: number): void {
   for (const base of DESTINATION_PARAMS) {
-    if (read.text(base) !== undefined) {
-      throw new InvalidParameter(read.name('port'), `is required because ${read.name(base)} is given`);
+    if (params[`${base}${suffixOf(index)}`] !== undefined) {
+      throw new InvalidParameter(`port${suffixOf(index)}`, `is required because ${base}${suffixOf(index)} is given`);
     }
   }
 }
@@ -233,13 +250,13 @@ function parseUsers(params: RouteParams): User[] {
   });
 }
 
-/** `Name value` csv: the name is a header token, the value text the template quotes. */
-function headersWithValue(params: RouteParams, name: string, fetches: readonly string[]): string[] {
+/** `Name value` csv: the name is a header token, the value goes into the config as written. */
+function headersWithValue(params: RouteParams, name: string): string[] {
   return csv(params[name]).map((entry) => {
     const space = entry.search(/\s/);
     if (space < 0) throw new InvalidParameter(name, 'must be "Header-Name value"');
     const header = checkHeaderName(name, entry.slice(0, space));
-    return `${header} ${checkHeaderValue(name, entry.slice(space + 1).trim(), fetches)}`;
+    return `${header} ${checkHeaderValue(name, entry.slice(space + 1).trim())}`;
   });
 }
 
@@ -252,13 +269,17 @@ function timeout(params: RouteParams, name: string): number | undefined {
   return value === undefined ? undefined : numberInRange(name, value, 0, MAX_TIMEOUT_SECONDS);
 }
 
+/**
+ * The destinations: every index 1..10 with its own port, servicePath or serviceDomain; without
+ * any, the unsuffixed parameters alone (as in DFP, they are only defaults once an index exists).
+ */
 function parseDestinations(params: RouteParams): Destination[] {
   const destinations: Destination[] = [];
-  for (let index = 0; index <= MAX_DESTINATION_INDEX; index++) {
-    const destination = parseDestination(params, index);
-    if (destination) destinations.push(destination);
+  for (let index = 1; index <= MAX_DESTINATION_INDEX; index++) {
+    if (hasOwn(params, index, DESTINATION_MARKERS)) destinations.push(parseDestination(params, index));
+    else rejectOrphans(params, index);
   }
-  if (destinations.length === 0) throw new InvalidParameter('port', 'is required');
+  if (destinations.length === 0) destinations.push(parseDestination(params, 0));
   for (const d of destinations) {
     if (d.reqMode === 'http' && d.servicePath.length === 0 && d.serviceDomain.length === 0) {
       throw new RouteConflict(`servicePath${suffixOf(d.index)} or serviceDomain${suffixOf(d.index)} is required for an http route`);
@@ -291,11 +312,11 @@ export function parseRoute(input: Readonly<Record<string, unknown>>): Route {
     isDefaultBackend: read.bool('isDefaultBackend'),
     verifyClientSsl: read.bool('verifyClientSsl'),
     sslVerifyNone: read.bool('sslVerifyNone'),
-    addReqHeader: headersWithValue(params, 'addReqHeader', REQUEST_HEADER_FETCHES),
-    setReqHeader: headersWithValue(params, 'setReqHeader', REQUEST_HEADER_FETCHES),
+    addReqHeader: headersWithValue(params, 'addReqHeader'),
+    setReqHeader: headersWithValue(params, 'setReqHeader'),
     delReqHeader: headerNames(params, 'delReqHeader'),
-    addResHeader: headersWithValue(params, 'addResHeader', RESPONSE_HEADER_FETCHES),
-    setResHeader: headersWithValue(params, 'setResHeader', RESPONSE_HEADER_FETCHES),
+    addResHeader: headersWithValue(params, 'addResHeader'),
+    setResHeader: headersWithValue(params, 'setResHeader'),
     delResHeader: headerNames(params, 'delResHeader'),
     params,
   };

@@ -25,6 +25,12 @@ export interface User {
   readonly password: string;
 }
 
+/** A regular expression for the path and its replacement (with `\1` back-references). */
+export interface PathRewrite {
+  readonly search: string;
+  readonly replace: string;
+}
+
 /** One destination of a service: the unsuffixed parameters, or those with suffix `.1` ... `.10`. */
 export interface Destination {
   /** 0 for the unsuffixed parameters, otherwise the suffix. */
@@ -38,8 +44,8 @@ export interface Destination {
   readonly outboundHostname?: string;
   readonly httpsOnly: boolean;
   readonly redirectWhenHttpProto: boolean;
-  readonly reqPathSearch?: string;
-  readonly reqPathReplace?: string;
+  /** `http-request set-path %[path,regsub(search,replace)]`, in order. */
+  readonly pathRewrites: readonly PathRewrite[];
 }
 
 export interface Route {

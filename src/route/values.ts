@@ -10,14 +10,6 @@ import { InvalidParameter } from '../errors';
 export const PATH_TYPES = ['path_beg', 'path', 'path_dir', 'path_end', 'path_reg', 'path_sub'] as const;
 export const SERVICE_DOMAIN_ALGOS = ['hdr(host)', 'hdr_beg(host)', 'hdr_end(host)', 'hdr_dom(host)', 'hdr_sub(host)', 'hdr_reg(host)'] as const;
 
-/**
- * Sample fetches a header value may use as `%[name]` (DFP documents `%[dst_port]`). Any other
- * `%` is literal text. An allowlist keeps every accepted value valid for `haproxy -c`.
- */
-export const RESPONSE_HEADER_FETCHES = ['src', 'src_port', 'dst', 'dst_port', 'ssl_fc', 'ssl_fc_sni', 'date', 'uuid'] as const;
-/** A request header may also use fetches of the request, which responses no longer have. */
-export const REQUEST_HEADER_FETCHES = [...RESPONSE_HEADER_FETCHES, 'path', 'base', 'method', 'url'] as const;
-
 const PRINTABLE = /^[\x20-\x7e]+$/;
 /** A service (and ACL, proxy instance) name: safe as a bare word in haproxy.cfg, a KV key and a file entry. */
 export const NAME = /^[A-Za-z0-9_.-]+$/;
@@ -80,14 +72,13 @@ export function checkHeaderName(parameter: string, value: string): string {
   return matching(parameter, value, HEADER_NAME, 'header name characters (letters, digits, "-", "_", ...)');
 }
 
-export function checkHeaderValue(parameter: string, value: string, fetches: readonly string[]): string {
-  printable(parameter, value);
-  for (const fetch of value.matchAll(/%\[([^\]]*)\]/g)) {
-    if (!fetches.includes(fetch[1])) {
-      throw new InvalidParameter(parameter, `%[${fetch[1]}] is not one of ${fetches.map((f) => `%[${f}]`).join(', ')}`);
-    }
-  }
-  return value;
+/**
+ * A header value goes into the config as written, as DFP does: HAProxy's own syntax is the
+ * feature (`on if { ssl_fc }`, `%[env(HOSTNAME)]`), and `haproxy -c` judges the rest. Only what
+ * could end the config line is refused here.
+ */
+export function checkHeaderValue(parameter: string, value: string): string {
+  return printable(parameter, value);
 }
 
 export function checkUserName(parameter: string, value: string): string {
@@ -122,20 +113,12 @@ export function oneOf<T extends string>(parameter: string, value: string, allowe
 }
 
 /**
- * A regular expression for HAProxy's PCRE2. JavaScript's unicode mode is stricter than PCRE for
- * the syntax people write; the constructs where PCRE2 is stricter than JavaScript are refused.
+ * A regular expression for HAProxy's PCRE. Only HAProxy knows what its PCRE accepts (lookbehind,
+ * possessive quantifiers, `\-`), so the candidate check (`haproxy -c`) judges it; here only what
+ * no quoting can carry is refused.
  */
 export function checkRegex(parameter: string, value: string): string {
-  printable(parameter, value);
-  if (/\(\?<[=!]/.test(value)) throw new InvalidParameter(parameter, 'lookbehind is not supported');
-  if (/\[\^?\]/.test(value)) throw new InvalidParameter(parameter, 'an empty character class is not supported');
-  if (/\\[pPk]/.test(value)) throw new InvalidParameter(parameter, '\\p, \\P and \\k are not supported');
-  try {
-    new RegExp(value, 'u');
-  } catch (error) {
-    throw new InvalidParameter(parameter, `is not a valid regular expression: ${(error as Error).message}`);
-  }
-  return value;
+  return printable(parameter, value);
 }
 
 /** The replacement of reqPathSearch: text with `\1`-style back-references; `%` is literal. */

@@ -44,17 +44,21 @@ async function workerPids(socketPath: string): Promise<readonly number[]> {
 }
 
 /**
- * Start a real HAProxy in master-worker mode with `config`. It fails (rejects) when HAProxy cannot
- * start; the caller must call stop(). The process is killed at exit if a test forgets.
+ * Start a real HAProxy in master-worker mode with `config`, with `env` added to its environment
+ * (what `%[env(NAME)]` reads). It fails (rejects) when HAProxy cannot start; the caller must call
+ * stop(). The process is killed at exit if a test forgets.
  */
-export async function startHaproxy(config: string): Promise<RunningHaproxy> {
+export async function startHaproxy(config: string, env: Readonly<Record<string, string>> = {}): Promise<RunningHaproxy> {
   const check = checkConfig(config);
   if (!check.ok) throw new Error(`haproxy -c rejected the test config:\n${check.output}\n---\n${config}`);
   const dir = tempDir('haproxy-run-');
   const configPath = path.join(dir, 'haproxy.cfg');
   const masterSocket = path.join(dir, 'master.sock');
   fs.writeFileSync(configPath, config);
-  const child: ChildProcess = spawn(HAPROXY_BIN, ['-W', '-db', '-S', masterSocket, '-f', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(HAPROXY_BIN, ['-W', '-db', '-S', masterSocket, '-f', configPath], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const supervised = supervise(child);
