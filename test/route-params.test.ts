@@ -33,6 +33,17 @@ describe('parseRoute', () => {
         httpsOnly: false,
         redirectWhenHttpProto: false,
         pathRewrites: [],
+        allowedMethods: [],
+        deniedMethods: [],
+        denyHttp: false,
+        serviceHeader: [],
+        userAgent: [],
+        servicePathExclude: [],
+        redirectFromDomain: [],
+        httpsRedirectCode: undefined,
+        httpsPort: undefined,
+        timeoutClient: undefined,
+        checkTcp: false,
       },
     ]);
     expect(route.params).toEqual(base);
@@ -119,8 +130,32 @@ describe('parseRoute', () => {
     ['reqPathSearchReplace', { ...base, reqPathSearchReplace: '^/a' }],
     ['reqPathSearchReplace', { ...base, reqPathSearchReplace: '^/a,/b:^/c,/d\u0000' }],
     ['servicePath.1', { ...base, 'port.1': '1', 'servicePath.1': '/x\u0000' }],
+    ['allowedMethods', { ...base, allowedMethods: 'GET,PO ST' }],
+    ['deniedMethods.1', { ...base, 'port.1': '1', 'deniedMethods.1': 'GET;' }],
+    ['denyHttp', { ...base, denyHttp: 'maybe' }],
+    ['serviceHeader', { ...base, serviceHeader: 'X-Version=3' }],
+    ['userAgent', { ...base, userAgent: 'bot\r\nx' }],
+    ['servicePathExclude', { ...base, servicePathExclude: 'private' }],
+    ['redirectFromDomain', { ...base, redirectFromDomain: 'a b' }],
+    ['httpsRedirectCode', { ...base, httpsRedirectCode: '200' }],
+    ['httpsPort', { ...base, httpsPort: '70000' }],
+    ['timeoutClient', { ...base, timeoutClient: '1m' }],
+    ['backendExtra', { ...base, backendExtra: 'option x\nserver evil 1.2.3.4:80' }],
+    ['compressionAlgo', { ...base, compressionAlgo: 'brotli' }],
+    ['compressionAlgo', { ...base, compressionType: 'text/html' }],
+    ['compressionType', { ...base, compressionAlgo: 'gzip', compressionType: 'html' }],
+    ['connectionMode', { ...base, connectionMode: 'close' }],
+    ['sessionType', { ...base, sessionType: 'sticky-cookie' }],
+    ['replicas', { ...base, replicas: '-1' }],
   ])('refuses a bad %s', (parameter, input) => {
     expect(rejection(input)).toEqual({ type: 'InvalidParameter', parameter });
+  });
+
+  it('reads DFP suffixed parameters with unsuffixed defaults, and the older header names', () => {
+    const route = parseRoute({ ...base, allowedMethods: 'GET', 'port.1': '1', 'port.2': '2', 'allowedMethods.2': 'PUT', addHeader: 'X-A 1' });
+    expect(route.destinations.map((d) => d.allowedMethods)).toEqual([['GET'], ['PUT']]);
+    expect(route.addReqHeader).toEqual(['X-A 1']);
+    expect(parseRoute({ ...base, connectionMode: 'forceclose' }).connectionMode).toBe('httpclose');
   });
 
   it('accepts DFP booleans in any case', () => {

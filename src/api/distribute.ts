@@ -53,6 +53,7 @@ export class Distributor {
     const { changes } = this.options;
     const deadline = this.deadline();
     const route = await changes.prepare(params);
+    if (route.replicas === 0) return this.remove({ serviceName: route.serviceName });
     if (!this.sharedStore) {
       return this.result(route.serviceName, route.serviceName, 0, await this.forward(`${API_BASE}/reconfigure`, { ...route.params }, deadline));
     }

@@ -6,6 +6,7 @@ import type { HealthReport } from '../health';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import { redactConfig } from '../render/redact';
+import { ignoredParameters } from '../route/ignored';
 import { redactParams } from '../route/redact';
 import { flagParam, optionalServiceName, wholeNumberParam } from '../route/flags';
 import type { Settings } from '../settings';
@@ -42,14 +43,14 @@ function reply(res: Response, status: number, message: string, extra: Record<str
   res.status(status).json({ status: status === 200 ? 'OK' : 'NOK', message, ...extra });
 }
 
-function replyDistributed(res: Response, done: Distributed): void {
-  const extra = { [done.key ?? 'serviceName']: done.serviceName, index: done.index, replicas: done.replicas };
+function replyDistributed(res: Response, done: Distributed, more: Record<string, unknown> = {}): void {
+  const extra = { [done.key ?? 'serviceName']: done.serviceName, index: done.index, replicas: done.replicas, ...more };
   if (done.lagging === '') return reply(res, 200, `${done.what}: served by all ${done.replicas.length} replicas`, extra);
   reply(res, 500, `${done.what}: not served by every replica; lagging: ${done.lagging}`, extra);
 }
 
-function replyChange(res: Response, message: string, result: ChangeResult): void {
-  reply(res, 200, message, { ...result, params: result.params && redactParams(result.params) });
+function replyChange(res: Response, message: string, result: ChangeResult, more: Record<string, unknown> = {}): void {
+  reply(res, 200, message, { ...result, params: result.params && redactParams(result.params), ...more });
 }
 
 /** DFP changes state on GET; PUT and POST carry a body. Anything else must change nothing. */
@@ -102,13 +103,25 @@ export function createHttpApp(options: ApiOptions): express.Express {
     else await certs.store(cert);
   };
 
+  /** Each ignored parameter name is logged once per process: the listener repeats its labels. */
+  const loggedIgnored = new Set<string>();
+  const ignoredOf = (params: Params) => {
+    const ignored = ignoredParameters(params);
+    for (const { parameter, reason } of ignored) {
+      if (loggedIgnored.has(parameter)) continue;
+      loggedIgnored.add(parameter);
+      logger.info({ parameter, reason }, 'reconfigure parameter ignored');
+    }
+    return ignored;
+  };
+
   app.all(`${BASE}/reconfigure`, async (req, res) => {
     const params = requestParams(req);
     const distribute = flagParam(params, 'distribute');
     if (params.serviceCert !== undefined) await storeServiceCert(params, distribute);
-    if (distribute) return replyDistributed(res, await distributor.reconfigure(params));
+    if (distribute) return replyDistributed(res, await distributor.reconfigure(params), { ignored: ignoredOf(params) });
     const result = await changes.reconfigure(params);
-    replyChange(res, `${result.serviceName} is live`, result);
+    replyChange(res, result.params ? `${result.serviceName} is live` : `${result.serviceName} is removed`, result, { ignored: ignoredOf(params) });
   });
 
   app.all(`${BASE}/remove`, async (req, res) => {

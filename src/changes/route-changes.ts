@@ -48,8 +48,11 @@ export class RouteChanges {
     return { serviceName: route.serviceName, index, params: route.params };
   }
 
+  /** Store the route; `replicas=0` removes the service instead (DFP: a service scaled to zero). */
   async reconfigure(input: Readonly<Record<string, unknown>>): Promise<ChangeResult> {
-    return this.store(await this.prepare(input));
+    const route = await this.prepare(input);
+    if (route.replicas === 0) return this.remove(route.serviceName);
+    return this.store(route);
   }
 
   validServiceName(input: unknown): string {

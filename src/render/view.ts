@@ -27,6 +27,8 @@ export interface UseBackendView {
 export interface HttpFrontendView {
   readonly name: string;
   readonly binds: readonly string[];
+  /** `http-request redirect ...` rules (redirectFromDomain), before any use_backend. */
+  readonly redirects: readonly string[];
   /** DEFAULT_PORTS entries with `:ssl`, not bound while no certificate is stored. */
   readonly skippedSslPorts: readonly number[];
   readonly acls: readonly AclView[];
@@ -39,6 +41,8 @@ export interface HttpFrontendView {
 export interface TcpFrontendView {
   readonly name: string;
   readonly bind: string;
+  /** timeoutClient of the port's routes (the largest), seconds. */
+  readonly timeoutClient: number | false;
   readonly mode: 'tcp' | 'sni';
   readonly acls: readonly AclView[];
   readonly useBackends: readonly UseBackendView[];
@@ -66,6 +70,21 @@ export interface BackendView {
   /** Where httpsOnly sends plain HTTP requests: the same host and URI on the HTTPS port. */
   readonly httpsLocation: string;
   readonly redirectWhenHttpProto: boolean;
+  /** Status of the httpsOnly and redirectWhenHttpProto redirects. */
+  readonly redirectCode: number;
+  /** `option <connectionMode>`, or false. */
+  readonly connectionMode: string | false;
+  /** `compression algo` / `compression type` values, or false. */
+  readonly compression: { readonly algo: string; readonly type: string | false } | false;
+  /** Space-separated methods that alone pass, or false. */
+  readonly allowedMethods: string | false;
+  /** Space-separated methods that get 403, or false. */
+  readonly deniedMethods: string | false;
+  readonly denyHttp: boolean;
+  /** Cookie name of a sticky service, or false. */
+  readonly stickyCookie: string | false;
+  /** One config line as the route gave it, or false. */
+  readonly backendExtra: string | false;
   readonly verifyClientSsl: boolean;
   /** ` ssl verify none` on the server line, or ''. */
   readonly serverSsl: string;
@@ -74,6 +93,10 @@ export interface BackendView {
   readonly requestHeaders: readonly HeaderRuleView[];
   readonly responseHeaders: readonly HeaderRuleView[];
   readonly server: { readonly name: string; readonly address: string };
+  /** A sticky service: a server slot for each address of `address` (server-template). */
+  readonly serverTemplate: { readonly prefix: string; readonly count: number; readonly address: string } | false;
+  /** ` check` (health checks) on the server line, or ''. */
+  readonly serverCheck: string;
 }
 
 export interface UserlistView {
@@ -156,6 +179,10 @@ interface Placed {
   readonly route: Route;
   readonly destination: Destination;
   readonly backend: string;
+  /** The service port: the destination's, or its httpsPort for requests over TLS. */
+  readonly port: number;
+  /** This backend takes the destination's requests that came over TLS (httpsPort). */
+  readonly overTls: boolean;
 }
 
 function bindOf(settings: Settings, port: number): string {
@@ -184,7 +211,8 @@ function compareHttp({ placed: a, rank: rankA }: Ranked, { placed: b, rank: rank
     rankA - rankB ||
     compareText(a.route.aclName, b.route.aclName) ||
     compareText(a.route.serviceName, b.route.serviceName) ||
-    a.destination.index - b.destination.index
+    a.destination.index - b.destination.index ||
+    Number(b.overTls) - Number(a.overTls)
   );
 }
 
@@ -238,7 +266,7 @@ interface HttpEntry {
 
 function httpEntry(placed: Placed, aclNames: UniqueNames, memo: Memo): HttpEntry {
   const { route, destination: d } = placed;
-  const base = aclNames.take(`${route.aclName}${d.port}${d.index === 0 ? '' : `_${d.index}`}`);
+  const base = aclNames.take(`${placed.overTls ? 'https_' : ''}${route.aclName}${placed.port}${d.index === 0 ? '' : `_${d.index}`}`);
   return memo.get(route, `http${d.index}`, `${base} ${placed.backend}`, () => buildHttpEntry(placed, base));
 }
 
@@ -250,10 +278,23 @@ function buildHttpEntry(placed: Placed, base: string): HttpEntry {
     acls.push({ name: `url_${base}`, match: d.pathType, patterns: d.servicePath.map(quote).join(' ') });
     condition.push(`url_${base}`);
   }
+  if (d.servicePathExclude.length > 0) {
+    acls.push({ name: `url_exclude_${base}`, match: d.pathType, patterns: d.servicePathExclude.map(quote).join(' ') });
+    condition.push(`!url_exclude_${base}`);
+  }
   if (d.serviceDomain.length > 0) {
     acls.push(...hostAcls(`domain_${base}`, d.serviceDomain, route.serviceDomainAlgo));
     condition.push(`domain_${base}`);
   }
+  d.serviceHeader.forEach((header, i) => {
+    acls.push({ name: `hdr_${base}_${i}`, match: `req.hdr(${header.name}) -m str`, patterns: quote(header.value) });
+    condition.push(`hdr_${base}_${i}`);
+  });
+  if (d.userAgent.length > 0) {
+    acls.push({ name: `user_agent_${base}`, match: 'req.hdr(User-Agent) -i -m sub', patterns: d.userAgent.map(quote).join(' ') });
+    condition.push(`user_agent_${base}`);
+  }
+  if (placed.overTls) condition.push('{ ssl_fc }');
   return { acls, use: { backend: placed.backend, condition: condition.join(' ') } };
 }
 
@@ -285,10 +326,25 @@ function httpsLocation(port: number): string {
   return `https://%[req.hdr(host),field(1,:)]${port === 443 ? '' : `:${port}`}%[pathq]`;
 }
 
+/** Sticky sessions need every server: Swarm names each task of a service in `tasks.<service>`. */
+function serverTemplate(route: Route, d: Destination, port: number): BackendView['serverTemplate'] {
+  if (route.sessionType !== 'sticky-server' || d.reqMode !== 'http') return false;
+  const host = d.outboundHostname ?? `tasks.${route.serviceName}`;
+  return { prefix: `${route.serviceName}_`, count: route.replicas || DEFAULT_STICKY_SLOTS, address: `${host}:${port}` };
+}
+
+const DEFAULT_STICKY_SLOTS = 10;
+
+function compressionView(route: Route): BackendView['compression'] {
+  if (route.compressionAlgo.length === 0) return false;
+  return { algo: route.compressionAlgo.join(' '), type: route.compressionType.length > 0 ? route.compressionType.join(' ') : false };
+}
+
 function backendView(placed: Placed, settings: Settings): BackendView {
   const { route, destination: d } = placed;
   const http = d.reqMode === 'http';
   const host = d.outboundHostname ?? route.serviceName;
+  const sticky = http ? serverTemplate(route, d, placed.port) : false;
   return {
     name: placed.backend,
     mode: http ? 'http' : 'tcp',
@@ -300,12 +356,22 @@ function backendView(placed: Placed, settings: Settings): BackendView {
     httpsOnly: http && d.httpsOnly,
     httpsLocation: httpsLocation(httpsPortOf(settings)),
     redirectWhenHttpProto: http && d.redirectWhenHttpProto,
+    redirectCode: d.httpsRedirectCode ?? 302,
+    connectionMode: http && route.connectionMode !== undefined ? route.connectionMode : false,
+    compression: http ? compressionView(route) : false,
+    allowedMethods: http && d.allowedMethods.length > 0 ? d.allowedMethods.join(' ') : false,
+    deniedMethods: http && d.deniedMethods.length > 0 ? d.deniedMethods.join(' ') : false,
+    denyHttp: http && d.denyHttp,
+    stickyCookie: sticky ? route.serviceName : false,
+    backendExtra: route.backendExtra ?? false,
     verifyClientSsl: http && route.verifyClientSsl,
     serverSsl: route.sslVerifyNone ? ' ssl verify none' : '',
     setPaths: http ? d.pathRewrites.map(setPathExpression) : [],
     requestHeaders: http ? headerRules(route.addReqHeader, route.setReqHeader, route.delReqHeader) : [],
     responseHeaders: http ? headerRules(route.addResHeader, route.setResHeader, route.delResHeader) : [],
-    server: { name: route.serviceName, address: `${host}:${d.port}` },
+    server: { name: route.serviceName, address: `${host}:${placed.port}` },
+    serverTemplate: sticky,
+    serverCheck: route.checkResolvers || (!http && d.checkTcp) ? ' check' : '',
   };
 }
 
@@ -317,16 +383,33 @@ function userlistView(route: Route): UserlistView {
   };
 }
 
-/** Backend names: `<serviceName>-be<port>`, made unique when two destinations share a port. */
+/**
+ * Backend names: `<serviceName>-be<port>`, made unique when two destinations share a port; a
+ * destination with httpsPort also gets `https-<serviceName>-be<httpsPort>` (DFP's names).
+ */
 function placeAll(routes: readonly Route[]): Placed[] {
   const names = new UniqueNames();
   const placed: Placed[] = [];
   for (const route of routes) {
     for (const destination of route.destinations) {
-      placed.push({ route, destination, backend: names.take(`${route.serviceName}-be${destination.port}`) });
+      const { port, httpsPort } = destination;
+      if (httpsPort !== undefined && destination.reqMode === 'http') {
+        placed.push({ route, destination, backend: names.take(`https-${route.serviceName}-be${httpsPort}`), port: httpsPort, overTls: true });
+      }
+      placed.push({ route, destination, backend: names.take(`${route.serviceName}-be${port}`), port, overTls: false });
     }
   }
   return placed;
+}
+
+/** redirectFromDomain: 301 to the first serviceDomain, path and query kept (DFP). */
+function redirectRules(http: readonly Placed[]): string[] {
+  return http
+    .filter((p) => !p.overTls && p.destination.redirectFromDomain.length > 0 && p.destination.serviceDomain.length > 0)
+    .map((p) => {
+      const from = p.destination.redirectFromDomain.map(quote).join(' ');
+      return `http-request redirect prefix ${quote(`http://${p.destination.serviceDomain[0].replace(/^\*/, '')}`)} code 301 if { req.hdr(host),field(1,:) -i -m str ${from} }`;
+    });
 }
 
 function statsView(settings: Settings): StatsView | false {
@@ -369,10 +452,24 @@ function groupTcp(placed: readonly Placed[], settings: Settings, problems: Inval
   return groups;
 }
 
+/** One frontend, one client timeout: the largest any of its routes asks for. */
+function timeoutClientOf(group: TcpGroup): number | false {
+  const timeouts = group.members.map((p) => p.destination.timeoutClient).filter((t): t is number => t !== undefined);
+  return timeouts.length > 0 ? Math.max(...timeouts) : false;
+}
+
 function tcpFrontendView(port: number, group: TcpGroup, settings: Settings, aclNames: UniqueNames): TcpFrontendView {
   const bind = bindOf(settings, port);
   if (group.mode === 'tcp') {
-    return { name: `tcpFE_${port}`, bind, mode: 'tcp', acls: [], useBackends: [], defaultBackend: group.members[0].backend };
+    return {
+      name: `tcpFE_${port}`,
+      bind,
+      mode: 'tcp',
+      timeoutClient: timeoutClientOf(group),
+      acls: [],
+      useBackends: [],
+      defaultBackend: group.members[0].backend,
+    };
   }
   const acls: AclView[] = [];
   const useBackends: UseBackendView[] = [];
@@ -387,7 +484,7 @@ function tcpFrontendView(port: number, group: TcpGroup, settings: Settings, aclN
     acls.push(...sniAcls(name, p.destination.serviceDomain));
     useBackends.push({ backend: p.backend, condition: name });
   }
-  return { name: `sni_${port}`, bind, mode: 'sni', acls, useBackends, defaultBackend };
+  return { name: `sni_${port}`, bind, mode: 'sni', timeoutClient: timeoutClientOf(group), acls, useBackends, defaultBackend };
 }
 
 /** An `:ssl` bind: SNI picks from the crt-list, the default certificate answers the rest; HTTP/2 by ALPN. */
@@ -413,6 +510,7 @@ function httpFrontendView(http: readonly Placed[], settings: Settings, stats: St
   const defaultRoute = http.find((p) => p.route.isDefaultBackend);
   return {
     name: 'services',
+    redirects: redirectRules(http),
     binds: settings.defaultPorts.map((p) => (!p.ssl ? bindOf(settings, p.port) : tls ? sslBindOf(settings, p.port, tls) : '')).filter((bind) => bind !== ''),
     skippedSslPorts: tls ? [] : settings.defaultPorts.filter((p) => p.ssl).map((p) => p.port),
     acls,
@@ -443,7 +541,10 @@ function uniqueServices(routes: readonly Route[], problems: InvalidRoute[]): Rou
 export function buildView(routes: readonly Route[], settings: Settings, tls: TlsFiles | false = false, memo: Memo = NO_MEMO): BuiltView {
   memo.useSettings(settings);
   const problems: InvalidRoute[] = [];
-  const sorted = uniqueServices(routes, problems).sort((a, b) => compareText(a.serviceName, b.serviceName));
+  // replicas=0: a service scaled to zero is left out, as DFP does (a hand edit of the store may say so).
+  const sorted = uniqueServices(routes, problems)
+    .filter((route) => route.replicas !== 0)
+    .sort((a, b) => compareText(a.serviceName, b.serviceName));
   const placed = placeAll(sorted);
   const http = placed.filter((p) => p.destination.reqMode === 'http');
   const groups = groupTcp(

@@ -11,6 +11,7 @@ import {
   checkName,
   checkServiceName,
   checkPassword,
+  checkMethod,
   checkPath,
   checkRegex,
   checkReplacement,
@@ -41,10 +42,21 @@ const DESTINATION_PARAMS = [
   'reqPathSearch',
   'reqPathReplace',
   'reqPathSearchReplace',
+  'allowedMethods',
+  'deniedMethods',
+  'denyHttp',
+  'serviceHeader',
+  'userAgent',
+  'servicePathExclude',
+  'redirectFromDomain',
+  'httpsRedirectCode',
+  'httpsPort',
+  'timeoutClient',
+  'checkTcp',
 ] as const;
 
 /** Any of these given with a suffix makes a destination of that index (as in DFP). */
-const DESTINATION_MARKERS = ['port', 'servicePath', 'serviceDomain'] as const;
+const DESTINATION_MARKERS = ['port', 'servicePath', 'serviceDomain', 'httpsPort'] as const;
 
 /** Parameters of the whole route (never suffixed). */
 const ROUTE_PARAMS = [
@@ -64,7 +76,22 @@ const ROUTE_PARAMS = [
   'addResHeader',
   'setResHeader',
   'delResHeader',
+  'addHeader',
+  'setHeader',
+  'serviceDomainMatchAll',
+  'backendExtra',
+  'checkResolvers',
+  'compressionAlgo',
+  'compressionType',
+  'connectionMode',
+  'sessionType',
+  'replicas',
 ] as const;
+
+/** The parameters a route may hold, suffixed or not: everything else is ignored (ignored.ts). */
+export function isRouteParameter(name: string): boolean {
+  return ACCEPTED.has(name);
+}
 
 export const MAX_DESTINATION_INDEX = 10;
 const MAX_VALUE_LENGTH = 4096;
@@ -198,7 +225,40 @@ function parseDestination(params: RouteParams, index: number): Destination {
     httpsOnly: read.bool('httpsOnly'),
     redirectWhenHttpProto: read.bool('redirectWhenHttpProto'),
     pathRewrites: pathRewrites(read),
+    allowedMethods: read.list('allowedMethods').map((m) => checkMethod(read.name('allowedMethods'), m)),
+    deniedMethods: read.list('deniedMethods').map((m) => checkMethod(read.name('deniedMethods'), m)),
+    denyHttp: read.bool('denyHttp'),
+    serviceHeader: serviceHeaders(read),
+    userAgent: read.list('userAgent').map((agent) => printable(read.name('userAgent'), agent)),
+    servicePathExclude: read.list('servicePathExclude').map((p) => checkPath(read.name('servicePathExclude'), p, pathType)),
+    redirectFromDomain: read.list('redirectFromDomain').map((d) => checkDomain(read.name('redirectFromDomain'), d)),
+    httpsRedirectCode: redirectCode(read),
+    httpsPort: read.port('httpsPort'),
+    timeoutClient: optionalNumber(read, 'timeoutClient', 0, MAX_TIMEOUT_SECONDS),
+    checkTcp: read.bool('checkTcp'),
   };
+}
+
+/** DFP's `X-Version:3,name:viktor`: every header must be present with exactly that value. */
+function serviceHeaders(read: ParamReader): { readonly name: string; readonly value: string }[] {
+  const parameter = read.name('serviceHeader');
+  return read.list('serviceHeader').map((entry) => {
+    const colon = entry.indexOf(':');
+    if (colon <= 0) throw new InvalidParameter(parameter, `${JSON.stringify(entry)} is not Header-Name:value`);
+    return { name: checkHeaderName(parameter, entry.slice(0, colon).trim()), value: printable(parameter, entry.slice(colon + 1).trim()) };
+  });
+}
+
+const REDIRECT_CODES = ['301', '302', '303', '307', '308'] as const;
+
+function redirectCode(read: ParamReader): number | undefined {
+  const value = read.text('httpsRedirectCode');
+  return value === undefined ? undefined : Number(oneOf(read.name('httpsRedirectCode'), value, REDIRECT_CODES));
+}
+
+function optionalNumber(read: ParamReader, base: string, min: number, max: number): number | undefined {
+  const value = read.text(base);
+  return value === undefined ? undefined : numberInRange(read.name(base), value, min, max);
 }
 
 function optional(read: ParamReader, base: string, check: (name: string, value: string) => string): string | undefined {
@@ -303,7 +363,7 @@ export function parseRoute(input: Readonly<Record<string, unknown>>): Route {
   return {
     serviceName,
     aclName,
-    serviceDomainAlgo: oneOf('serviceDomainAlgo', params.serviceDomainAlgo ?? 'hdr(host)', SERVICE_DOMAIN_ALGOS),
+    serviceDomainAlgo: domainAlgo(params),
     destinations: parseDestinations(params),
     users: parseUsers(params),
     usersPassEncrypted: read.bool('usersPassEncrypted'),
@@ -312,12 +372,67 @@ export function parseRoute(input: Readonly<Record<string, unknown>>): Route {
     isDefaultBackend: read.bool('isDefaultBackend'),
     verifyClientSsl: read.bool('verifyClientSsl'),
     sslVerifyNone: read.bool('sslVerifyNone'),
-    addReqHeader: headersWithValue(params, 'addReqHeader'),
-    setReqHeader: headersWithValue(params, 'setReqHeader'),
+    // addHeader and setHeader: DFP's older names, used when the new one is not given.
+    addReqHeader: headersWithValue(params, params.addReqHeader === undefined && params.addHeader !== undefined ? 'addHeader' : 'addReqHeader'),
+    setReqHeader: headersWithValue(params, params.setReqHeader === undefined && params.setHeader !== undefined ? 'setHeader' : 'setReqHeader'),
     delReqHeader: headerNames(params, 'delReqHeader'),
     addResHeader: headersWithValue(params, 'addResHeader'),
     setResHeader: headersWithValue(params, 'setResHeader'),
     delResHeader: headerNames(params, 'delResHeader'),
+    backendExtra: params.backendExtra === undefined ? undefined : printable('backendExtra', params.backendExtra),
+    checkResolvers: read.bool('checkResolvers'),
+    compressionAlgo: tokens(params, 'compressionAlgo', COMPRESSION_ALGOS),
+    compressionType: compressionTypes(params),
+    connectionMode: connectionMode(params),
+    sessionType: params.sessionType === undefined ? undefined : oneOf('sessionType', params.sessionType, ['sticky-server']),
+    replicas: params.replicas === undefined ? undefined : numberInRange('replicas', params.replicas, 0, MAX_REPLICAS),
     params,
   };
+}
+
+/** serviceDomainMatchAll=true: DFP's older way to say serviceDomainAlgo=hdr_dom(host). */
+function domainAlgo(params: RouteParams): string {
+  if (params.serviceDomainAlgo !== undefined) return oneOf('serviceDomainAlgo', params.serviceDomainAlgo, SERVICE_DOMAIN_ALGOS);
+  const matchAll = params.serviceDomainMatchAll !== undefined && booleanValue('serviceDomainMatchAll', params.serviceDomainMatchAll);
+  return matchAll ? 'hdr_dom(host)' : 'hdr(host)';
+}
+
+const COMPRESSION_ALGOS = ['identity', 'gzip', 'deflate', 'raw-deflate'] as const;
+/** Server slots of a sticky service when `replicas` does not say (each address of the name fills one). */
+const MAX_REPLICAS = 100;
+
+/** DFP passes these as HAProxy's space-separated lists; commas are accepted too. */
+function csvOrSpaced(value: string | undefined): string[] {
+  return value === undefined ? [] : value.split(/[\s,]+/).filter((item) => item !== '');
+}
+
+function tokens<T extends string>(params: RouteParams, name: string, allowed: readonly T[]): T[] {
+  return csvOrSpaced(params[name]).map((item) => oneOf(name, item, allowed));
+}
+
+function compressionTypes(params: RouteParams): string[] {
+  if (params.compressionType !== undefined && params.compressionAlgo === undefined) {
+    throw new InvalidParameter('compressionAlgo', 'is required with compressionType (e.g. gzip)');
+  }
+  return csvOrSpaced(params.compressionType).map((type) => matchingMime('compressionType', type));
+}
+
+function matchingMime(parameter: string, value: string): string {
+  if (!/^[A-Za-z0-9!#$&^_.+*-]+\/[A-Za-z0-9!#$&^_.+*-]+$/.test(value)) {
+    throw new InvalidParameter(parameter, `${JSON.stringify(value)} is not a MIME type such as text/html`);
+  }
+  return value;
+}
+
+/**
+ * DFP's connection modes. HAProxy 2 dropped `forceclose` and `http-tunnel`: the first is `httpclose`
+ * now, the second has no equivalent (HTTP is always analysed), so it is refused with the reason.
+ */
+function connectionMode(params: RouteParams): string | undefined {
+  const value = params.connectionMode;
+  if (value === undefined) return undefined;
+  if (value === 'forceclose') return 'httpclose';
+  if (value === 'http-tunnel')
+    throw new InvalidParameter('connectionMode', 'http-tunnel does not exist in HAProxy 2 (use http-keep-alive, http-server-close or httpclose)');
+  return oneOf('connectionMode', value, ['http-keep-alive', 'http-server-close', 'httpclose']);
 }

@@ -46,6 +46,28 @@ export interface Destination {
   readonly redirectWhenHttpProto: boolean;
   /** `http-request set-path %[path,regsub(search,replace)]`, in order. */
   readonly pathRewrites: readonly PathRewrite[];
+  /** Only these methods pass (403 otherwise); empty: all. */
+  readonly allowedMethods: readonly string[];
+  /** These methods get 403. */
+  readonly deniedMethods: readonly string[];
+  /** Plain HTTP requests get 403. */
+  readonly denyHttp: boolean;
+  /** Headers a request must carry with exactly these values to reach this destination. */
+  readonly serviceHeader: readonly { readonly name: string; readonly value: string }[];
+  /** User-Agent substrings (any one, case-insensitive) a request must carry; empty: any. */
+  readonly userAgent: readonly string[];
+  /** Paths (matched like servicePath) that do not reach this destination. */
+  readonly servicePathExclude: readonly string[];
+  /** Hosts redirected (301) to the first serviceDomain. */
+  readonly redirectFromDomain: readonly string[];
+  /** The status of httpsOnly and redirectWhenHttpProto redirects (302 unless given). */
+  readonly httpsRedirectCode?: number;
+  /** The service's port for requests that came over HTTPS. */
+  readonly httpsPort?: number;
+  /** `timeout client` of a tcp or sni frontend, in seconds. */
+  readonly timeoutClient?: number;
+  /** TCP health checks of the servers of a tcp or sni destination. */
+  readonly checkTcp: boolean;
 }
 
 export interface Route {
@@ -69,6 +91,18 @@ export interface Route {
   readonly addResHeader: readonly string[];
   readonly setResHeader: readonly string[];
   readonly delResHeader: readonly string[];
+  /** One config line added at the end of each backend of the route, as written. */
+  readonly backendExtra?: string;
+  /** Health checks (`check`) on the servers. */
+  readonly checkResolvers: boolean;
+  readonly compressionAlgo: readonly string[];
+  readonly compressionType: readonly string[];
+  /** `option <mode>` in the backends. */
+  readonly connectionMode?: string;
+  /** `sticky-server`: a cookie keeps each client on one server (every address of the host). */
+  readonly sessionType?: string;
+  /** DFP's replica count: 0 removes the service; with sessionType, the number of server slots. */
+  readonly replicas?: number;
   /** The normalized parameters this route was parsed from: what the store keeps. */
   readonly params: RouteParams;
 }

@@ -81,6 +81,11 @@ export function checkHeaderValue(parameter: string, value: string): string {
   return printable(parameter, value);
 }
 
+/** An HTTP method (a token): `GET`, `DELETE`, or an extension method. */
+export function checkMethod(parameter: string, value: string): string {
+  return matching(parameter, value, HEADER_NAME, 'method characters (letters, digits, "-", ...)');
+}
+
 export function checkUserName(parameter: string, value: string): string {
   return matching(parameter, value, USER_NAME, 'letters, digits, "_", ".", "@" and "-"');
 }
