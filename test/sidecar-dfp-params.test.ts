@@ -70,6 +70,23 @@ describe('parameters that depend on HTTPS', () => {
   });
 });
 
+describe("requests from DFP's documentation", () => {
+  it('serves go-demo as the Swarm listener announces it (com.df.* labels without the prefix)', async () => {
+    const labels = `notify=true&servicePath=/demo/hello,/demo/person&port=${plain.port}&outboundHostname=127.0.0.1`;
+    const answer = await reconfigure(`serviceName=go-demo&${labels}&serviceDomain=${encodeURIComponent('*domain.com')}`);
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body).ignored.map((i: { parameter: string }) => i.parameter)).toEqual(['notify']);
+    expect((await sidecar.through('/demo/hello', { Host: 'my-domain.com' })).backend).toBe('plain-port');
+    expect((await sidecar.through('/demo/person', { Host: 'my-other-domain.com:80' })).backend).toBe('plain-port');
+    expect((await sidecar.through('/demo/hello', { Host: 'example.org' })).status).toBe(503);
+    expect((await sidecar.call(`${BASE}/remove?serviceName=go-demo`)).status).toBe(200);
+  });
+
+  it('answers reload?recreate=false&fromListener=true', async () => {
+    expect((await sidecar.call(`${BASE}/reload?recreate=false&fromListener=true`)).status).toBe(200);
+  });
+});
+
 describe('the API side of DFP parameters', () => {
   const route = () => `serviceName=api-demo&servicePath=/api-demo&port=${plain.port}&outboundHostname=127.0.0.1`;
 
