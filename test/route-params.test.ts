@@ -44,6 +44,8 @@ describe('parseRoute', () => {
         httpsPort: undefined,
         timeoutClient: undefined,
         checkTcp: false,
+        verifyClientSsl: false,
+        sslVerifyNone: false,
       },
     ]);
     expect(route.params).toEqual(base);
@@ -156,6 +158,11 @@ describe('parseRoute', () => {
     expect(route.destinations.map((d) => d.allowedMethods)).toEqual([['GET'], ['PUT']]);
     expect(route.addReqHeader).toEqual(['X-A 1']);
     expect(parseRoute({ ...base, connectionMode: 'forceclose' }).connectionMode).toBe('httpclose');
+    const timeouts = parseRoute({ ...base, timeoutServer: '30', 'port.1': '1', 'port.2': '2', 'timeoutServer.2': '90', 'sslVerifyNone.1': 'true' });
+    expect(timeouts.destinations.map((d) => [d.timeoutServer, d.sslVerifyNone])).toEqual([
+      [30, true],
+      [90, false],
+    ]);
   });
 
   it('accepts DFP booleans in any case', () => {

@@ -53,6 +53,10 @@ const DESTINATION_PARAMS = [
   'httpsPort',
   'timeoutClient',
   'checkTcp',
+  'timeoutServer',
+  'timeoutTunnel',
+  'verifyClientSsl',
+  'sslVerifyNone',
 ] as const;
 
 /** Any of these given with a suffix makes a destination of that index (as in DFP). */
@@ -65,11 +69,7 @@ const ROUTE_PARAMS = [
   'serviceDomainAlgo',
   'users',
   'usersPassEncrypted',
-  'timeoutServer',
-  'timeoutTunnel',
   'isDefaultBackend',
-  'verifyClientSsl',
-  'sslVerifyNone',
   'addReqHeader',
   'setReqHeader',
   'delReqHeader',
@@ -236,6 +236,10 @@ function parseDestination(params: RouteParams, index: number): Destination {
     httpsPort: read.port('httpsPort'),
     timeoutClient: optionalNumber(read, 'timeoutClient', 0, MAX_TIMEOUT_SECONDS),
     checkTcp: read.bool('checkTcp'),
+    timeoutServer: optionalNumber(read, 'timeoutServer', 0, MAX_TIMEOUT_SECONDS),
+    timeoutTunnel: optionalNumber(read, 'timeoutTunnel', 0, MAX_TIMEOUT_SECONDS),
+    verifyClientSsl: read.bool('verifyClientSsl'),
+    sslVerifyNone: read.bool('sslVerifyNone'),
   };
 }
 
@@ -324,11 +328,6 @@ function headerNames(params: RouteParams, name: string): string[] {
   return csv(params[name]).map((header) => checkHeaderName(name, header));
 }
 
-function timeout(params: RouteParams, name: string): number | undefined {
-  const value = params[name];
-  return value === undefined ? undefined : numberInRange(name, value, 0, MAX_TIMEOUT_SECONDS);
-}
-
 /**
  * The destinations: every index 1..10 with its own port, servicePath or serviceDomain; without
  * any, the unsuffixed parameters alone (as in DFP, they are only defaults once an index exists).
@@ -367,11 +366,7 @@ export function parseRoute(input: Readonly<Record<string, unknown>>): Route {
     destinations: parseDestinations(params),
     users: parseUsers(params),
     usersPassEncrypted: read.bool('usersPassEncrypted'),
-    timeoutServer: timeout(params, 'timeoutServer'),
-    timeoutTunnel: timeout(params, 'timeoutTunnel'),
     isDefaultBackend: read.bool('isDefaultBackend'),
-    verifyClientSsl: read.bool('verifyClientSsl'),
-    sslVerifyNone: read.bool('sslVerifyNone'),
     // addHeader and setHeader: DFP's older names, used when the new one is not given.
     addReqHeader: headersWithValue(params, params.addReqHeader === undefined && params.addHeader !== undefined ? 'addHeader' : 'addReqHeader'),
     setReqHeader: headersWithValue(params, params.setReqHeader === undefined && params.setHeader !== undefined ? 'setHeader' : 'setReqHeader'),

@@ -68,6 +68,12 @@ export interface Destination {
   readonly timeoutClient?: number;
   /** TCP health checks of the servers of a tcp or sni destination. */
   readonly checkTcp: boolean;
+  readonly timeoutServer?: number;
+  readonly timeoutTunnel?: number;
+  /** Requests need a client certificate that verifies against CA_FILE (403 otherwise). */
+  readonly verifyClientSsl: boolean;
+  /** TLS to the service's servers, without verifying their certificates (DFP's sslVerifyNone). */
+  readonly sslVerifyNone: boolean;
 }
 
 export interface Route {
@@ -78,13 +84,7 @@ export interface Route {
   readonly destinations: readonly Destination[];
   readonly users: readonly User[];
   readonly usersPassEncrypted: boolean;
-  readonly timeoutServer?: number;
-  readonly timeoutTunnel?: number;
   readonly isDefaultBackend: boolean;
-  /** Requests need a client certificate that verifies against CA_FILE (403 otherwise). */
-  readonly verifyClientSsl: boolean;
-  /** TLS to the service's servers, without verifying their certificates (DFP's sslVerifyNone). */
-  readonly sslVerifyNone: boolean;
   readonly addReqHeader: readonly string[];
   readonly setReqHeader: readonly string[];
   readonly delReqHeader: readonly string[];
