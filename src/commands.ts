@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import { CertChanges, RouteChanges, RouteChecker, StoredRoutesChecker } from './changes';
 import { checkConfigText } from './haproxy/check';
+import { ignoredParameters } from './route/ignored';
 import { loadTemplates, Templates } from './render';
 import { parseEntries } from './route/entries';
 import { redactParams } from './route/redact';
@@ -66,7 +67,9 @@ const NO_CHECK: RouteChecker = { checkRoute: async () => undefined };
 export async function addRoute(settings: Settings, input: Readonly<Record<string, string>>): Promise<string> {
   return withStore(settings, async (store) => {
     const result = await changesOn(store, settings, new StoredRoutesChecker(store, settings)).reconfigure(input);
-    return `stored ${result.serviceName} (index ${result.index})`;
+    // replicas=0 removes the service: the result then has no parameters.
+    const done = `${result.params ? 'stored' : 'removed'} ${result.serviceName} (index ${result.index})`;
+    return [done, ...ignoredParameters(input).map(({ parameter, reason }) => `ignored ${parameter}: ${reason}`)].join('\n');
   });
 }
 

@@ -48,6 +48,19 @@ describe('the haproxy-sidecar CLI, run as a user would', () => {
     expect(list.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^go-demo\b.*servicePath=\/demo.*port=8080/)]);
   });
 
+  it('names the parameters that change nothing, and removes the route on replicas=0', () => {
+    const add = cli(['routes', 'add', 'serviceName=labels', 'servicePath=/l', 'port=80', 'notify=true', 'templateFePath=/t'], env);
+    expect(add.code).toBe(0);
+    expect(add.stdout.trim().split('\n')).toEqual([
+      expect.stringMatching(/^stored labels /),
+      'ignored notify: not a parameter of haproxy-sidecar or Docker Flow Proxy',
+      expect.stringMatching(/^ignored templateFePath: per-service template files/),
+    ]);
+    const scaledToZero = cli(['routes', 'add', 'serviceName=labels', 'servicePath=/l', 'port=80', 'replicas=0'], env);
+    expect(scaledToZero.stdout).toMatch(/^removed labels /);
+    expect(cli(['routes', 'list'], env).stdout).not.toContain('labels');
+  });
+
   it('hides passwords in routes list', () => {
     expect(cli(['routes', 'add', 'serviceName=secret', 'servicePath=/s', 'port=80', 'users=admin:hunter2'], env).code).toBe(0);
     const list = cli(['routes', 'list'], env);
