@@ -175,7 +175,7 @@ describe('methods, request filters, exclusions and header aliases', () => {
 
   it('sends a request to a userAgent route only when the User-Agent contains one of the values', async () => {
     expect((await request(`${base}/versioned`, { headers: { 'User-Agent': 'Mozilla/5.0 (compatible; Googlebot/2.1)' } })).backend).toBe('bots');
-    expect((await request(`${base}/versioned`, { headers: { 'User-Agent': 'Mozilla/5.0 (iPhone)' } })).backend).toBe('bots');
+    expect((await request(`${base}/versioned`, { headers: { 'User-Agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0, like Mac OS X)' } })).backend).toBe('bots');
     expect((await request(`${base}/versioned`, { headers: { 'User-Agent': 'curl/8.0' } })).backend).toBe('shop');
   });
 

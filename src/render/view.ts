@@ -291,7 +291,7 @@ function buildHttpEntry(placed: Placed, base: string): HttpEntry {
     condition.push(`hdr_${base}_${i}`);
   });
   if (d.userAgent.length > 0) {
-    acls.push({ name: `user_agent_${base}`, match: 'req.hdr(User-Agent) -i -m sub', patterns: d.userAgent.map(quote).join(' ') });
+    acls.push({ name: `user_agent_${base}`, match: 'req.fhdr(User-Agent) -i -m sub', patterns: d.userAgent.map(quote).join(' ') });
     condition.push(`user_agent_${base}`);
   }
   if (placed.overTls) condition.push('{ ssl_fc }');
