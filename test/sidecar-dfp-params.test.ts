@@ -64,6 +64,14 @@ describe('parameters that depend on HTTPS', () => {
     expect((await overHttps('/dual/x')).backend).toBe('https-port');
   });
 
+  it('makes the plain HTTP side of an httpsPort route the default backend with isDefaultBackend', async () => {
+    const dual = `serviceName=dual&servicePath=/dual&port=${plain.port}&httpsPort=${tls.port}&outboundHostname=127.0.0.1`;
+    expect((await reconfigure(`${dual}&isDefaultBackend=true`)).status).toBe(200);
+    expect((await sidecar.through('/unmatched')).backend).toBe('plain-port');
+    expect((await reconfigure(dual)).status).toBe(200);
+    expect((await sidecar.through('/unmatched')).status).toBe(503);
+  });
+
   it("adds DFP's X-Forwarded-Ssl example header only to requests that came over TLS", async () => {
     expect(JSON.parse((await overHttps('/ssl/x')).body).headers['x-forwarded-ssl']).toBe('on');
     expect(JSON.parse((await sidecar.through('/ssl/x')).body).headers['x-forwarded-ssl']).toBeUndefined();

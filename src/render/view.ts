@@ -507,7 +507,7 @@ function httpFrontendView(http: readonly Placed[], settings: Settings, stats: St
     acls.push(...entry.acls);
     useBackends.push(entry.use);
   }
-  const defaultRoute = http.find((p) => p.route.isDefaultBackend);
+  const defaultRoute = http.find((p) => p.route.isDefaultBackend && !p.overTls);
   return {
     name: 'services',
     redirects: redirectRules(http),
