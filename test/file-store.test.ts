@@ -19,6 +19,7 @@ function compileFileStore(): string {
     'src/store/file-lock.ts',
     'src/store/route-codec.ts',
     'src/route/values.ts',
+    'src/route/record.ts',
     'src/files/atomic-write.ts',
     'src/files/backoff.ts',
     'src/files/process-alive.ts',

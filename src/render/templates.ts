@@ -6,6 +6,7 @@ import { parseRoute } from '../route/params';
 import { Route } from '../route/route';
 import { Settings, loadSettings } from '../settings';
 import type { RenderResult, TlsFiles } from './types';
+import { flattened } from './flat';
 import { BuiltView, buildView, ConfigView, ViewMemo } from './view';
 
 export const MAIN_TEMPLATE = 'haproxy.cfg.hbs';
@@ -63,7 +64,7 @@ function remembered(source: string, compiled: Handlebars.TemplateDelegate): Hand
     if (typeof context !== 'object' || context === null) return compiled(context, options);
     let text = texts.get(context);
     if (text === undefined) {
-      text = compiled(context, options);
+      text = flattened(compiled(context, options));
       texts.set(context, text);
     }
     return text;

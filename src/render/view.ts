@@ -2,6 +2,7 @@ import type { InvalidRoute, TlsFiles } from './types';
 import { Destination, PathRewrite, Route } from '../route/route';
 import { Settings } from '../settings';
 import { converterArgument, quote } from './quote';
+import { flattenStrings } from './flat';
 
 /**
  * Routes + settings -> plain data for the templates. All decisions live here (ordering, names,
@@ -165,6 +166,7 @@ export class ViewMemo {
     const known = parts.get(kind);
     if (known && known.key === key) return known.value as T;
     const value = build();
+    flattenStrings(value);
     parts.set(kind, { key, value });
     return value;
   }

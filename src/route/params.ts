@@ -1,5 +1,6 @@
 import { InvalidParameter, RouteConflict } from '../errors';
 import { Destination, PathRewrite, ReqMode, Route, RouteParams, User } from './route';
+import { emptyRecord } from './record';
 import {
   PATH_TYPES,
   SERVICE_DOMAIN_ALGOS,
@@ -124,7 +125,7 @@ export function rawText(name: string, value: unknown): string | undefined {
  */
 export function normalizeParams(input: Readonly<Record<string, unknown>>): RouteParams {
   // Null prototype: whatever names arrive, none can reach Object.prototype.
-  const params: Record<string, string> = Object.create(null);
+  const params = emptyRecord<string>();
   for (const name of Object.keys(input)) {
     if (!ACCEPTED.has(name)) continue;
     const text = rawText(name, input[name]);
@@ -151,7 +152,7 @@ export function parseServiceName(input: unknown): string {
  * An argument without `=` names the parameter it is meant for in the error.
  */
 export function paramsFromArgs(args: readonly string[]): Record<string, string> {
-  const params: Record<string, string> = Object.create(null);
+  const params = emptyRecord<string>();
   for (const arg of args) {
     const eq = arg.indexOf('=');
     if (eq <= 0) throw new InvalidParameter(arg, 'is not name=value (e.g. serviceName=go-demo)');

@@ -1,4 +1,5 @@
 import type { RouteParams } from './route';
+import { emptyRecord } from './record';
 
 /** What stands in for a password wherever a route leaves the process (replies, logs, CLI). */
 export const HIDDEN = '***';
@@ -13,7 +14,7 @@ export function hideUserPasswords(users: string): string {
 
 /** The parameters as a client may see them again: every `users` password hidden. */
 export function redactParams(params: RouteParams): RouteParams {
-  const shown: Record<string, string> = Object.create(null);
+  const shown = emptyRecord<string>();
   for (const [name, value] of Object.entries(params)) shown[name] = name === 'users' ? hideUserPasswords(value) : value;
   return shown;
 }

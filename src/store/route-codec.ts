@@ -1,5 +1,6 @@
 import { InvalidParameter } from '../errors';
 import { checkServiceName } from '../route/values';
+import { emptyRecord } from '../route/record';
 import type { RouteParams } from '../route/route';
 import type { StoreEntry } from './route-store';
 
@@ -23,7 +24,7 @@ export function encodeRoute(params: RouteParams): string {
 function paramsOf(value: unknown): RouteParams | string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'the value is not a JSON object';
   // Null prototype: a stored parameter may be called `__proto__`.
-  const params: Record<string, string> = Object.create(null);
+  const params = emptyRecord<string>();
   for (const [name, item] of Object.entries(value)) {
     if (typeof item !== 'string') return `parameter "${name}" is not a string`;
     params[name] = item;
