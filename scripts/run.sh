@@ -11,5 +11,5 @@ ensure_node_modules
 ensure_build
 
 cd "$ROOT"
-# The same Node flag as the haproxy-sidecar bin (see src/cli.ts): a small young generation.
-exec node --max-semi-space-size=1 --heap-growing-percent=50 dist/cli.js serve "$@"
+# The same Node flags and malloc arenas as the haproxy-sidecar bin (see src/cli.ts).
+MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" exec node --max-semi-space-size=1 --heap-growing-percent=50 dist/cli.js serve "$@"

@@ -1,6 +1,8 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --heap-growing-percent=50
-// A 1 MB young generation and V8's size-over-speed mode keep the sidecar at about 110 MB at
-// 10,000 routes instead of 165-180 MB; scripts/run.sh and the image run Node the same way.
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1 --heap-growing-percent=50
+// Memory at 10,000 routes (bench/README.md): a 1 MB young generation and a slower-growing heap
+// keep V8's share small, and two glibc malloc arenas instead of one per thread keep libuv's pool
+// threads (which write the 3 MB config) from each holding freed memory: 128-138 MiB resident after
+// changes instead of 144-146. scripts/run.sh and the image run Node the same way.
 import yargs, { Argv } from 'yargs';
 import { SidecarError } from './errors';
 import { serve } from './app';

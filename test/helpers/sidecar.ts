@@ -23,6 +23,9 @@ export interface SidecarOptions {
 /** The flags src/cli.ts, scripts/run.sh and the Docker image run Node with. */
 export const SHIPPED_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--heap-growing-percent=50'];
 
+/** The environment they set too (src/cli.ts's first line). */
+const SHIPPED_NODE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+
 export interface RunningSidecar {
   /** The Node process of the sidecar (its HAProxy master is a child of it). */
   readonly pid: number;
@@ -53,6 +56,7 @@ export async function startSidecar(options: SidecarOptions = {}): Promise<Runnin
   const stateDir = options.stateDir ?? tempDir('sidecar-state-');
   const env = {
     ...process.env,
+    ...SHIPPED_NODE_ENV,
     LISTEN_ADDRESS: `${host}:${apiPort}`,
     BIND_ADDRESS: host,
     DEFAULT_PORTS: String(httpPort),
