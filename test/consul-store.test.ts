@@ -272,7 +272,8 @@ describe('ConsulStore on a three-server cluster', () => {
     await cluster.leader(60000);
     await kvPutRaw(cluster.addresses[order[2]], `${prefix}/services/by-hand`, JSON.stringify({ serviceName: 'by-hand', servicePath: '/h', port: '80' }));
     await store.put({ serviceName: 'after', servicePath: '/after', port: '80' });
-    await waitFor('the watch to converge', async () => names(watch.seen.at(-1)).join() === 'after,before,by-hand', 15000);
+    // Two servers that just restarted and a watch in back-off (5 s at most): slow on a loaded machine.
+    await waitFor('the watch to converge', async () => names(watch.seen.at(-1)).join() === 'after,before,by-hand', 30000);
     expect(store.health().reachable).toBe(true);
   });
 
