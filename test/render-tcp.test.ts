@@ -1,6 +1,5 @@
 import * as net from 'net';
-import * as tls from 'tls';
-import { Backend, request, startTcpBackend } from './helpers/backends';
+import { Backend, helloWithSni, RecordingBackend, request, startRecordingBackend, startTcpBackend } from './helpers/backends';
 import { RunningHaproxy, startHaproxy } from './helpers/haproxy';
 import { freePorts, waitFor } from './helpers/ports';
 import { basicAuth, loopbackSettings, renderChecked } from './helpers/render';
@@ -10,34 +9,6 @@ import { basicAuth, loopbackSettings, renderChecked } from './helpers/render';
  * The tcp backends greet every connection with their name, so the first line a client reads
  * says who answered.
  */
-
-interface RecordingBackend {
-  readonly port: number;
-  /** Bytes received per connection (an sni backend receives the raw TLS ClientHello). */
-  readonly received: Buffer[];
-  close(): Promise<void>;
-}
-
-/** A TCP server that only records what arrives: enough to see which sni backend was chosen. */
-async function startRecordingBackend(port: number): Promise<RecordingBackend> {
-  const received: Buffer[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => socket.destroy());
-    socket.once('data', (chunk: Buffer) => received.push(chunk));
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return {
-    port,
-    received,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 /** Connect, read the greeting line, send `text`, read it echoed back. */
 async function talk(port: number, text: string): Promise<{ greeting: string; echoed: string }> {
@@ -50,13 +21,6 @@ async function talk(port: number, text: string): Promise<{ greeting: string; ech
   await waitFor('the echo', async () => data.length >= greeting.length + 1 + text.length, 5000);
   socket.destroy();
   return { greeting, echoed: data.slice(greeting.length + 1) };
-}
-
-/** Start a TLS handshake with `servername`; the backend behind HAProxy is not TLS, so it fails. */
-function helloWithSni(port: number, servername: string): void {
-  const socket = tls.connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false });
-  socket.on('error', () => socket.destroy());
-  setTimeout(() => socket.destroy(), 2000);
 }
 
 let haproxy: RunningHaproxy;

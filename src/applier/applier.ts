@@ -1,18 +1,19 @@
 import * as fs from 'fs';
-import { ConfigRejected, NotLive } from '../errors';
+import { ConfigRejected, InvalidParameter, NotLive } from '../errors';
 import { Backoff } from '../files/backoff';
 import { moveInto, siblingTemp, writeAtomic } from '../files/atomic-write';
 import { checkConfigText } from '../haproxy/check';
 import type { HaproxyControl, HaproxyExit } from '../haproxy/control';
 import { Logger, silentLogger } from '../logger';
 import type { InvalidRoute, RenderResult, TlsFiles } from '../render/types';
-import { EntryParser, ParseRoute } from '../route/entries';
+import { EntryParser, ParseRoute, withRoutes } from '../route/entries';
 import { parseRoute } from '../route/params';
 import type { Route } from '../route/route';
 import type { Settings } from '../settings';
 import type { StoreSnapshot } from '../store/route-store';
 import type { AppliedState, ApplyProgress, ApplyReport, ReloadOutcome } from './applied-state';
 import { ApplierCerts, NO_CERTS, PreparedCerts, prepareCerts } from './certificates';
+import { bindProblem, newBinds, routesOnPort, unboundPorts } from './bind-probe';
 import { findBreakingRoutes } from './breaking-routes';
 import { CandidateChecks } from './candidate-checks';
 import { CheckCacheCounts, CheckedConfigs } from './checked-configs';
@@ -38,7 +39,7 @@ export interface ApplierOptions {
   readonly logger?: Logger;
   /** Told about every attempt (metrics, health). */
   readonly onReport?: (report: ApplyReport) => void;
-  /** After a failed reload, try the same snapshot again this much later. Default 1000. */
+  /** After a failed reload, try the same snapshot again this much later. Default: capped backoff from 1 s to 60 s. */
   readonly retryMs?: number;
   /** Serve the stored certificates (files + Runtime API); without it, certificates are ignored. */
   readonly certs?: ApplierCerts;
@@ -46,6 +47,11 @@ export interface ApplierOptions {
 
 /** Restarts of a master that keeps dying: the first is immediate, then capped backoff. */
 const RESTART_BACKOFF = { minMs: 100, maxMs: 5000 };
+/**
+ * Retries of a snapshot whose reload failed. Each failed reload pauses HAProxy's listeners while
+ * the new process gives up (about 2 s of refused connections): never a tight loop.
+ */
+const RELOAD_RETRY_BACKOFF = { minMs: 1000, maxMs: 60000 };
 /** A master that lived this long is not crash-looping: the next restart is immediate again. */
 const STABLE_AFTER_MS = 10000;
 
@@ -78,6 +84,7 @@ export class Applier {
   private retryTimer: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private readonly restarts = new Backoff(RESTART_BACKOFF);
+  private readonly reloadRetries = new Backoff(RELOAD_RETRY_BACKOFF);
   private restartedBefore = false;
   private stopped = false;
   private readonly coalescer: Coalescer;
@@ -203,8 +210,28 @@ export class Applier {
    * Throws ConfigRejected (HAProxy's message) when `route`, added to (or replacing its service
    * in) the live routes, would not pass `haproxy -c`. Concurrent calls share one check.
    */
-  checkRoute(route: Route): Promise<void> {
+  async checkRoute(route: Route): Promise<void> {
+    await this.checkPorts(route);
     return this.candidates.submit(route);
+  }
+
+  /**
+   * InvalidParameter naming the srcPort when `route`'s port is held by the API, the HTTP or stats
+   * frontend or another route that cannot share it (the render's rules), or when something else
+   * on this host listens on it (HAProxy could not bind it on the reload).
+   */
+  private async checkPorts(route: Route): Promise<void> {
+    if (!route.destinations.some((d) => d.srcPort !== undefined)) return;
+    const rendered = this.renderConfig(withRoutes(this.live.routes, [route]));
+    const clash = rendered.problems.find((problem) => problem.serviceName === route.serviceName && problem.parameter !== undefined);
+    if (clash?.parameter) throw new InvalidParameter(clash.parameter, clash.reason.replace(/^srcPort /, 'port '));
+    for (const bind of newBinds(rendered.config, this.live.config)) {
+      const destination = route.destinations.find((d) => d.srcPort === bind.port);
+      if (!destination) continue;
+      const problem = await bindProblem(bind);
+      const name = destination.index === 0 ? 'srcPort' : `srcPort.${destination.index}`;
+      if (problem) throw new InvalidParameter(name, `port ${bind.port} is in use on this host: ${problem}`);
+    }
   }
 
   /** Throws ConfigRejected (HAProxy's message) when these routes would not pass `haproxy -c`. */
@@ -280,6 +307,7 @@ export class Applier {
     const snapshot = this.latest;
     const report = await this.apply(snapshot, force, firstAt);
     if (report.outcome === 'failed') this.retryLater(snapshot, firstAt);
+    else this.reloadRetries.reset();
     return report;
   }
 
@@ -295,7 +323,7 @@ export class Applier {
       const outcome = error instanceof ConfigRejected ? 'rejected' : 'failed';
       return this.finish(outcome, started, snapshot.index, parsed.routes.length, parsed.invalid, error as Error);
     }
-    const state: AppliedState = {
+    let state: AppliedState = {
       index: snapshot.index,
       routes: plan.routes,
       invalid: plan.invalid,
@@ -322,7 +350,8 @@ export class Applier {
       }
     }
     try {
-      await this.install(plan);
+      plan = await this.installLeavingOutUnbound(plan);
+      state = { ...state, routes: plan.routes, invalid: plan.invalid, config: plan.config };
     } catch (error) {
       return this.finish('failed', started, snapshot.index, plan.routes.length, plan.invalid, error as Error);
     }
@@ -343,12 +372,38 @@ export class Applier {
     const rendered = this.renderConfig(routes);
     const withProblems = [...invalid, ...rendered.problems];
     if (rendered.config === this.live.config) return { config: rendered.config, routes, invalid: withProblems };
+    let plan: Plan;
     try {
-      return { ...(await this.checked(rendered.config)), routes, invalid: withProblems };
+      plan = { ...(await this.checked(rendered.config)), routes, invalid: withProblems };
     } catch (error) {
       if (!(error instanceof ConfigRejected) || routes.length === 0) throw error;
-      return this.planWithout(routes, invalid, error);
+      plan = await this.planWithout(routes, invalid, error);
     }
+    return this.withoutUnbindable(plan);
+  }
+
+  /**
+   * `haproxy -c` binds nothing: a srcPort that another process holds passes it and then makes
+   * every reload fail. The ports the plan binds and HAProxy does not hold yet (the live config's
+   * binds, whichever way HAProxy was last started) are tried first; the routes on one that cannot
+   * be bound are left out like routes HAProxy rejects, with HAProxy's wording of the failure.
+   */
+  private async withoutUnbindable(plan: Plan): Promise<Plan> {
+    const unbindable: InvalidRoute[] = [];
+    for (const bind of newBinds(plan.config, this.live.config)) {
+      const onPort = routesOnPort(plan.routes, bind.port);
+      if (onPort.length === 0) continue;
+      const problem = await bindProblem(bind);
+      if (!problem) continue;
+      for (const route of onPort) unbindable.push({ serviceName: route.serviceName, reason: `srcPort ${bind.port}: ${problem}`, parameter: 'srcPort' });
+    }
+    if (unbindable.length === 0) return plan;
+    if (plan.candidate) await fs.promises.rm(plan.candidate, { force: true });
+    const kept = plan.routes.filter((route) => !unbindable.some((bad) => bad.serviceName === route.serviceName));
+    const rendered = this.renderConfig(kept);
+    const invalid = [...plan.invalid, ...unbindable];
+    if (rendered.config === this.live.config) return { config: rendered.config, routes: kept, invalid };
+    return { ...(await this.checked(rendered.config)), routes: kept, invalid };
   }
 
   private async planWithout(routes: readonly Route[], invalid: readonly InvalidRoute[], rejection: ConfigRejected): Promise<Plan> {
@@ -383,6 +438,29 @@ export class Applier {
       throw error;
     }
     return { config, candidate };
+  }
+
+  /**
+   * install(), and when HAProxy says it could not bind a route's srcPort (taken between the probe
+   * and the reload), that route is left out with HAProxy's reason and the rest installed: once,
+   * not in a loop.
+   */
+  private async installLeavingOutUnbound(plan: Plan): Promise<Plan> {
+    try {
+      await this.install(plan);
+      return plan;
+    } catch (error) {
+      const unbound: InvalidRoute[] = [];
+      for (const [port, reason] of unboundPorts((error as Error).message)) {
+        for (const route of routesOnPort(plan.routes, port))
+          unbound.push({ serviceName: route.serviceName, reason: `srcPort ${port}: ${reason}`, parameter: 'srcPort' });
+      }
+      if (unbound.length === 0) throw error;
+      const kept = plan.routes.filter((route) => !unbound.some((bad) => bad.serviceName === route.serviceName));
+      const next = { ...(await this.checked(this.renderConfig(kept).config)), routes: kept, invalid: [...plan.invalid, ...unbound] };
+      await this.install(next);
+      return next;
+    }
   }
 
   /** Atomic swap, reload, and last-known-good; on a failed reload, the last good config returns. */
@@ -449,7 +527,7 @@ export class Applier {
       if (this.latest !== snapshot) return;
       this.pendingSince = this.pendingSince ?? firstAt ?? Date.now();
       void this.applyPending();
-    }, this.options.retryMs ?? 1000);
+    }, this.options.retryMs ?? this.reloadRetries.next());
     this.retryTimer.unref();
   }
 

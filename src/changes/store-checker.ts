@@ -1,3 +1,4 @@
+import { InvalidParameter } from '../errors';
 import { checkConfigText } from '../haproxy/check';
 import { loadTemplates } from '../render/templates';
 import { parseEntries, withRoutes } from '../route/entries';
@@ -20,6 +21,10 @@ export class StoredRoutesChecker implements RouteChecker {
   async checkRoute(route: Route): Promise<void> {
     const templates = loadTemplates(this.settings.templatesDir);
     const { routes } = parseEntries((await this.store.list()).entries);
-    await checkConfigText(this.settings.haproxyBin, templates.render(withRoutes(routes, [route]), this.settings));
+    const rendered = templates.renderWithProblems(withRoutes(routes, [route]), this.settings);
+    // A srcPort the API, the HTTP or stats frontend or another route holds: refused like the API does.
+    const clash = rendered.problems.find((problem) => problem.serviceName === route.serviceName && problem.parameter !== undefined);
+    if (clash?.parameter) throw new InvalidParameter(clash.parameter, clash.reason.replace(/^srcPort /, 'port '));
+    await checkConfigText(this.settings.haproxyBin, rendered.config);
   }
 }

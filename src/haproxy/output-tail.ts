@@ -10,6 +10,8 @@ const KEPT_LINES = 20;
  */
 export class OutputTail {
   private readonly lines: string[] = [];
+  /** Lines seen so far, kept or not: a mark for linesSince(). */
+  private seen = 0;
 
   constructor(private readonly logger: Logger) {}
 
@@ -22,7 +24,18 @@ export class OutputTail {
     return this.lines.join('\n');
   }
 
+  /** A mark to pass to linesSince(). */
+  mark(): number {
+    return this.seen;
+  }
+
+  /** The kept lines that came after `mark`. */
+  linesSince(mark: number): string[] {
+    return this.lines.slice(Math.max(0, this.lines.length - (this.seen - mark)));
+  }
+
   private add(line: string): void {
+    this.seen += 1;
     this.lines.push(line);
     if (this.lines.length > KEPT_LINES) this.lines.shift();
     this.logger.debug({ haproxy: line }, 'haproxy output');

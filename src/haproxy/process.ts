@@ -79,8 +79,14 @@ export class ChildHaproxy implements HaproxyControl {
   async reload(): Promise<void> {
     if (!this.running()) throw new HaproxyError('HAProxy is not running');
     this.reloading++;
+    const mark = this.tail.mark();
     try {
       await this.cli.reload(this.options.readyTimeoutMs ?? RELOAD_TIMEOUT_MS, this.exit.signal);
+    } catch (error) {
+      // HAProxy's own reason (e.g. a port it cannot bind) is on its stderr, not on the socket.
+      const alerts = this.tail.linesSince(mark).filter((line) => line.includes('[ALERT]'));
+      if (alerts.length === 0) throw error;
+      throw new HaproxyError(`${(error as Error).message}: ${alerts.join('\n')}`);
     } finally {
       this.reloading--;
     }

@@ -2,6 +2,8 @@
 export interface InvalidRoute {
   readonly serviceName: string;
   readonly reason: string;
+  /** The route parameter at fault when one is (e.g. `srcPort` for a port another frontend holds). */
+  readonly parameter?: string;
 }
 
 /**

@@ -118,6 +118,8 @@ export interface ConfigView {
   readonly resolvers: readonly { readonly name: string; readonly address: string }[];
   readonly userlists: readonly UserlistView[];
   readonly httpFrontend: HttpFrontendView;
+  /** http destinations with a srcPort, one frontend per port. */
+  readonly httpPortFrontends: readonly HttpFrontendView[];
   readonly tcpFrontends: readonly TcpFrontendView[];
   readonly backends: readonly BackendView[];
   /** The stats frontend of its own (STATS_PORT). */
@@ -424,32 +426,54 @@ function statsView(settings: Settings): StatsView | false {
   };
 }
 
-interface TcpGroup {
-  readonly mode: 'tcp' | 'sni';
-  readonly members: Placed[];
-}
-
-/** Ports the HTTP and stats frontends hold; a tcp/sni route cannot take them. */
-function reservedPorts(settings: Settings): Set<number> {
-  const ports = new Set(settings.defaultPorts.map((p) => p.port));
-  if (settings.stats?.port !== undefined) ports.add(settings.stats.port);
+/** Ports the HTTP, stats and API frontends hold: no route's srcPort can take them. */
+export function reservedPorts(settings: Settings): Map<number, string> {
+  const ports = new Map<number, string>();
+  ports.set(settings.listen.port, 'the API (LISTEN_ADDRESS)');
+  for (const p of settings.defaultPorts) ports.set(p.port, 'the HTTP frontend (DEFAULT_PORTS)');
+  if (settings.stats?.port !== undefined) ports.set(settings.stats.port, 'the stats frontend (STATS_PORT)');
   return ports;
 }
 
-/** Group tcp and sni destinations by srcPort; what cannot share a port is reported, not rendered. */
-function groupTcp(placed: readonly Placed[], settings: Settings, problems: InvalidRoute[]): Map<number, TcpGroup> {
+/** What holds a port: the tcp/sni services on it, or the http destinations with that srcPort. */
+interface PortGroup {
+  readonly mode: 'tcp' | 'sni' | 'http';
+  readonly members: Placed[];
+}
+
+type TcpGroup = PortGroup & { readonly mode: 'tcp' | 'sni' };
+
+function modeOf(d: Destination): PortGroup['mode'] {
+  return d.reqMode;
+}
+
+/**
+ * Whether `p` may join the group already on its port. sni services share a port (SNI picks);
+ * tcp services share one only when each has a serviceDomain (as in DFP, SNI then picks); http
+ * destinations with the same srcPort share that port's frontend.
+ */
+function whyNot(group: PortGroup, p: Placed, port: number): string | undefined {
+  const mode = modeOf(p.destination);
+  const holder = group.members[0].route.serviceName;
+  if (group.mode !== mode) return `srcPort ${port} is already taken by ${group.mode} service ${holder}`;
+  if (mode !== 'tcp') return undefined;
+  const shared = [...group.members, p].every((m) => m.destination.serviceDomain.length > 0);
+  return shared ? undefined : `srcPort ${port} is already taken by tcp service ${holder} (tcp services share a srcPort only when each has a serviceDomain)`;
+}
+
+/** Group destinations that have a srcPort by port; what cannot share a port is reported, not rendered. */
+function groupByPort(placed: readonly Placed[], settings: Settings, problems: InvalidRoute[]): Map<number, PortGroup> {
   const reserved = reservedPorts(settings);
-  const groups = new Map<number, TcpGroup>();
+  const groups = new Map<number, PortGroup>();
   for (const p of placed) {
-    const port = p.destination.srcPort ?? 0;
-    const mode = p.destination.reqMode === 'sni' ? 'sni' : 'tcp';
+    const port = p.destination.srcPort;
+    if (port === undefined) continue;
     const group = groups.get(port);
-    const report = (message: string) => problems.push({ serviceName: p.route.serviceName, reason: message });
-    if (reserved.has(port)) report(`srcPort ${port} is used by the HTTP or stats frontend`);
-    else if (!group) groups.set(port, { mode, members: [p] });
-    else if (group.mode !== mode) report(`srcPort ${port} is already a ${group.mode} frontend`);
-    else if (mode === 'tcp') report(`srcPort ${port} is already taken by tcp service ${group.members[0].route.serviceName}`);
-    else group.members.push(p);
+    const holder = reserved.get(port);
+    const problem = holder ? `srcPort ${port} is used by ${holder}` : group ? whyNot(group, p, port) : undefined;
+    if (problem) problems.push({ serviceName: p.route.serviceName, reason: problem, parameter: srcPortName(p.destination) });
+    else if (group) group.members.push(p);
+    else groups.set(port, { mode: modeOf(p.destination), members: [p] });
   }
   return groups;
 }
@@ -460,9 +484,13 @@ function timeoutClientOf(group: TcpGroup): number | false {
   return timeouts.length > 0 ? Math.max(...timeouts) : false;
 }
 
+export function srcPortName(d: Destination): string {
+  return d.index === 0 ? 'srcPort' : `srcPort.${d.index}`;
+}
+
 function tcpFrontendView(port: number, group: TcpGroup, settings: Settings, aclNames: UniqueNames): TcpFrontendView {
   const bind = bindOf(settings, port);
-  if (group.mode === 'tcp') {
+  if (group.mode === 'tcp' && group.members.length === 1) {
     return {
       name: `tcpFE_${port}`,
       bind,
@@ -473,6 +501,7 @@ function tcpFrontendView(port: number, group: TcpGroup, settings: Settings, aclN
       defaultBackend: group.members[0].backend,
     };
   }
+  // Several tcp services with domains, or sni services: the TLS server name picks the service.
   const acls: AclView[] = [];
   const useBackends: UseBackendView[] = [];
   let defaultBackend: string | false = false;
@@ -486,7 +515,15 @@ function tcpFrontendView(port: number, group: TcpGroup, settings: Settings, aclN
     acls.push(...sniAcls(name, p.destination.serviceDomain));
     useBackends.push({ backend: p.backend, condition: name });
   }
-  return { name: `sni_${port}`, bind, mode: 'sni', timeoutClient: timeoutClientOf(group), acls, useBackends, defaultBackend };
+  return {
+    name: group.mode === 'tcp' ? `tcpFE_${port}` : `sni_${port}`,
+    bind,
+    mode: group.mode,
+    timeoutClient: timeoutClientOf(group),
+    acls,
+    useBackends,
+    defaultBackend,
+  };
 }
 
 /** An `:ssl` bind: SNI picks from the crt-list, the default certificate answers the rest; HTTP/2 by ALPN. */
@@ -498,7 +535,14 @@ function sslBindOf(settings: Settings, port: number, tls: TlsFiles): string {
   return `${bindOf(settings, port)} ssl crt ${tls.defaultCert} crt-list ${tls.crtList} alpn h2,http/1.1 ciphers ${settings.tls.ciphers}${options}${clients}`;
 }
 
-function httpFrontendView(http: readonly Placed[], settings: Settings, stats: StatsView | false, tls: TlsFiles | false, memo: Memo): HttpFrontendView {
+interface HttpFrontendPlan {
+  readonly name: string;
+  readonly binds: readonly string[];
+  readonly skippedSslPorts: readonly number[];
+  readonly stats: StatsView | false;
+}
+
+function httpFrontendView(http: readonly Placed[], plan: HttpFrontendPlan, memo: Memo): HttpFrontendView {
   const aclNames = new UniqueNames();
   const acls: AclView[] = [];
   const useBackends: UseBackendView[] = [];
@@ -510,16 +554,25 @@ function httpFrontendView(http: readonly Placed[], settings: Settings, stats: St
     useBackends.push(entry.use);
   }
   const defaultRoute = http.find((p) => p.route.isDefaultBackend && !p.overTls);
-  return {
-    name: 'services',
-    redirects: redirectRules(http),
-    binds: settings.defaultPorts.map((p) => (!p.ssl ? bindOf(settings, p.port) : tls ? sslBindOf(settings, p.port, tls) : '')).filter((bind) => bind !== ''),
-    skippedSslPorts: tls ? [] : settings.defaultPorts.filter((p) => p.ssl).map((p) => p.port),
-    acls,
-    useBackends,
-    defaultBackend: defaultRoute ? defaultRoute.backend : false,
-    stats: stats && stats.bind === false ? stats : false,
-  };
+  return { ...plan, redirects: redirectRules(http), acls, useBackends, defaultBackend: defaultRoute ? defaultRoute.backend : false };
+}
+
+function mainFrontendView(http: readonly Placed[], settings: Settings, stats: StatsView | false, tls: TlsFiles | false, memo: Memo): HttpFrontendView {
+  return httpFrontendView(
+    http,
+    {
+      name: 'services',
+      binds: settings.defaultPorts.map((p) => (!p.ssl ? bindOf(settings, p.port) : tls ? sslBindOf(settings, p.port, tls) : '')).filter((bind) => bind !== ''),
+      skippedSslPorts: tls ? [] : settings.defaultPorts.filter((p) => p.ssl).map((p) => p.port),
+      stats: stats && stats.bind === false ? stats : false,
+    },
+    memo,
+  );
+}
+
+/** http destinations with a srcPort are entered on that port (DFP's meaning): a frontend of its own per port. */
+function portFrontendView(port: number, members: readonly Placed[], settings: Settings, memo: Memo): HttpFrontendView {
+  return httpFrontendView(members, { name: `http_${port}`, binds: [bindOf(settings, port)], skippedSslPorts: [], stats: false }, memo);
 }
 
 /** The store has one route per serviceName; a caller's list might not, and names must not repeat. */
@@ -548,22 +601,32 @@ export function buildView(routes: readonly Route[], settings: Settings, tls: Tls
     .filter((route) => route.replicas !== 0)
     .sort((a, b) => compareText(a.serviceName, b.serviceName));
   const placed = placeAll(sorted);
-  const http = placed.filter((p) => p.destination.reqMode === 'http');
-  const groups = groupTcp(
-    placed.filter((p) => p.destination.reqMode !== 'http'),
-    settings,
-    problems,
-  );
+  // The https_ copy of an http destination (httpsPort) is for the HTTPS binds; one with a srcPort has its port's frontend.
+  const groups = [
+    ...groupByPort(
+      placed.filter((p) => !p.overTls),
+      settings,
+      problems,
+    ).entries(),
+  ].sort((a, b) => a[0] - b[0]);
+  const onPort = new Set(groups.flatMap(([, group]) => group.members));
+  const http = placed.filter((p) => p.destination.reqMode === 'http' && p.destination.srcPort === undefined);
   const sniNames = new UniqueNames();
-  const tcpFrontends = [...groups.entries()].sort((a, b) => a[0] - b[0]).map(([port, group]) => tcpFrontendView(port, group, settings, sniNames));
-  const served = new Set<Placed>([...http, ...[...groups.values()].flatMap((g) => g.members)]);
+  const tcpFrontends: TcpFrontendView[] = [];
+  const httpPortFrontends: HttpFrontendView[] = [];
+  for (const [port, group] of groups) {
+    if (group.mode === 'http') httpPortFrontends.push(portFrontendView(port, group.members, settings, memo));
+    else tcpFrontends.push(tcpFrontendView(port, { mode: group.mode, members: group.members }, settings, sniNames));
+  }
+  const served = new Set<Placed>([...http, ...onPort]);
   const stats = statsView(settings);
   return {
     view: {
       timeouts: settings.timeouts,
       resolvers: settings.haproxyResolvers.map((r, i) => ({ name: `dns${i}`, address: `${r.host}:${r.port}` })),
       userlists: sorted.filter((r) => r.users.length > 0).map((route) => memo.get(route, 'userlist', '', () => userlistView(route))),
-      httpFrontend: httpFrontendView(http, settings, stats, tls, memo),
+      httpFrontend: mainFrontendView(http, settings, stats, tls, memo),
+      httpPortFrontends,
       tcpFrontends,
       backends: placed.filter((p) => served.has(p)).map((p) => memo.get(p.route, `backend${p.destination.index}`, p.backend, () => backendView(p, settings))),
       statsFrontend: stats && stats.bind !== false ? stats : false,

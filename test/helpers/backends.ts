@@ -1,5 +1,6 @@
 import * as http from 'http';
 import * as net from 'net';
+import * as tls from 'tls';
 import { freePort } from './ports';
 
 export interface SeenRequest {
@@ -115,4 +116,39 @@ export async function request(
     req.on('error', reject);
     req.end(options.body);
   });
+}
+
+export interface RecordingBackend {
+  readonly port: number;
+  /** Bytes received per connection (an sni backend receives the raw TLS ClientHello). */
+  readonly received: Buffer[];
+  close(): Promise<void>;
+}
+
+/** A TCP server that only records what arrives: enough to see which sni backend was chosen. */
+export async function startRecordingBackend(port: number): Promise<RecordingBackend> {
+  const received: Buffer[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => socket.destroy());
+    socket.once('data', (chunk: Buffer) => received.push(chunk));
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    port,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Start a TLS handshake with `servername`; the backend behind HAProxy is not TLS, so it fails. */
+export function helloWithSni(port: number, servername: string): void {
+  const socket = tls.connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false });
+  socket.on('error', () => socket.destroy());
+  setTimeout(() => socket.destroy(), 2000);
 }
