@@ -97,6 +97,8 @@ describe('srcPort: taken, shared and held ports', () => {
     expect((await reconfigure(tcpRoute('db', ports.tcp, db.port))).status).toBe(200);
     expect(await greeting(ports.tcp)).toBe('db');
     await expectRefused(tcpRoute('db-twin', ports.tcp, db2.port));
+    // A name that sorts first must not push the served route off its port.
+    await expectRefused(tcpRoute('a-first', ports.tcp, db2.port), /srcPort: port \d+ is already taken by service db/);
     await expectRefused(tcpRoute('db-named', ports.tcp, db2.port, { serviceDomain: 'db.test' }));
     await expectRefused({ serviceName: 'http-on-tcp', servicePath: '/x', port: String(web.port), srcPort: String(ports.tcp) });
     expect(await greeting(ports.tcp)).toBe('db');

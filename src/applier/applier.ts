@@ -5,6 +5,7 @@ import { moveInto, siblingTemp, writeAtomic } from '../files/atomic-write';
 import { checkConfigText } from '../haproxy/check';
 import type { HaproxyControl, HaproxyExit } from '../haproxy/control';
 import { Logger, silentLogger } from '../logger';
+import { portClash } from '../render/port-clash';
 import type { InvalidRoute, RenderResult, TlsFiles } from '../render/types';
 import { EntryParser, ParseRoute, withRoutes } from '../route/entries';
 import { parseRoute } from '../route/params';
@@ -223,8 +224,8 @@ export class Applier {
   private async checkPorts(route: Route): Promise<void> {
     if (!route.destinations.some((d) => d.srcPort !== undefined)) return;
     const rendered = this.renderConfig(withRoutes(this.live.routes, [route]));
-    const clash = rendered.problems.find((problem) => problem.serviceName === route.serviceName && problem.parameter !== undefined);
-    if (clash?.parameter) throw new InvalidParameter(clash.parameter, clash.reason.replace(/^srcPort /, 'port '));
+    const clash = portClash(route, rendered.problems, new Set(this.live.invalid.map((entry) => entry.serviceName)));
+    if (clash) throw clash;
     for (const bind of newBinds(rendered.config, this.live.config)) {
       const destination = route.destinations.find((d) => d.srcPort === bind.port);
       if (!destination) continue;

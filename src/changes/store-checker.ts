@@ -1,5 +1,5 @@
-import { InvalidParameter } from '../errors';
 import { checkConfigText } from '../haproxy/check';
+import { portClash } from '../render/port-clash';
 import { loadTemplates } from '../render/templates';
 import { parseEntries, withRoutes } from '../route/entries';
 import type { Route } from '../route/route';
@@ -21,10 +21,11 @@ export class StoredRoutesChecker implements RouteChecker {
   async checkRoute(route: Route): Promise<void> {
     const templates = loadTemplates(this.settings.templatesDir);
     const { routes } = parseEntries((await this.store.list()).entries);
-    const rendered = templates.renderWithProblems(withRoutes(routes, [route]), this.settings);
     // A srcPort the API, the HTTP or stats frontend or another route holds: refused like the API does.
-    const clash = rendered.problems.find((problem) => problem.serviceName === route.serviceName && problem.parameter !== undefined);
-    if (clash?.parameter) throw new InvalidParameter(clash.parameter, clash.reason.replace(/^srcPort /, 'port '));
+    const before = new Set(templates.renderWithProblems(routes, this.settings).problems.map((problem) => problem.serviceName));
+    const rendered = templates.renderWithProblems(withRoutes(routes, [route]), this.settings);
+    const clash = portClash(route, rendered.problems, before);
+    if (clash) throw clash;
     await checkConfigText(this.settings.haproxyBin, rendered.config);
   }
 }

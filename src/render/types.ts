@@ -4,6 +4,8 @@ export interface InvalidRoute {
   readonly reason: string;
   /** The route parameter at fault when one is (e.g. `srcPort` for a port another frontend holds). */
   readonly parameter?: string;
+  /** The port in question, when the problem is a port that cannot be shared. */
+  readonly port?: number;
 }
 
 /**

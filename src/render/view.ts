@@ -471,7 +471,7 @@ function groupByPort(placed: readonly Placed[], settings: Settings, problems: In
     const group = groups.get(port);
     const holder = reserved.get(port);
     const problem = holder ? `srcPort ${port} is used by ${holder}` : group ? whyNot(group, p, port) : undefined;
-    if (problem) problems.push({ serviceName: p.route.serviceName, reason: problem, parameter: srcPortName(p.destination) });
+    if (problem) problems.push({ serviceName: p.route.serviceName, reason: problem, parameter: srcPortName(p.destination), port });
     else if (group) group.members.push(p);
     else groups.set(port, { mode: modeOf(p.destination), members: [p] });
   }
