@@ -1,9 +1,10 @@
+import { spawnSync } from 'child_process';
 import * as net from 'net';
 import { Backend, helloWithSni, RecordingBackend, request, startBackend, startRecordingBackend, startTcpBackend } from './helpers/backends';
 import { ConsulCluster, startConsulCluster } from './helpers/consul';
 import { masterPids } from './helpers/haproxy-procs';
 import { freePorts, waitFor } from './helpers/ports';
-import { RunningSidecar, startSidecar } from './helpers/sidecar';
+import { CLI, RunningSidecar, startSidecar } from './helpers/sidecar';
 import { tempDir } from './helpers/tmp';
 
 const BASE = '/v1/docker-flow-proxy';
@@ -101,6 +102,16 @@ describe('srcPort: taken, shared and held ports', () => {
     await expectRefused(tcpRoute('a-first', ports.tcp, db2.port), /srcPort: port \d+ is already taken by service db/);
     await expectRefused(tcpRoute('db-named', ports.tcp, db2.port, { serviceDomain: 'db.test' }));
     await expectRefused({ serviceName: 'http-on-tcp', servicePath: '/x', port: String(web.port), srcPort: String(ports.tcp) });
+    // The CLI checks against what is stored: the same refusal, nothing stored.
+    const args = Object.entries(tcpRoute('cli-twin', ports.tcp, db2.port)).map(([name, value]) => `${name}=${value}`);
+    const cli = spawnSync(process.execPath, [CLI, 'routes', 'add', ...args], {
+      env: { ...process.env, CONSUL_ADDRESS: cluster.addresses.join(',') },
+      encoding: 'utf8',
+      timeout: 30000,
+    });
+    expect(cli.stderr).toMatch(/srcPort: port \d+ is already taken by (tcp )?service db/);
+    expect(cli.status).not.toBe(0);
+    expect(await stored('cli-twin')).toBe(false);
     expect(await greeting(ports.tcp)).toBe('db');
   });
 
