@@ -8,7 +8,10 @@ import { loadTemplates } from '../src/render';
 import { DEFAULT_TEMPLATES_DIR } from '../src/settings';
 import { Backend, request, startBackend } from './helpers/backends';
 import { freePort } from './helpers/ports';
-import { removeTempDirs } from './helpers/tmp';
+import { removeTempDirs, tempDir } from './helpers/tmp';
+import { ChildHaproxy } from '../src/haproxy/process';
+import type { HaproxyControl } from '../src/haproxy/control';
+import { silentLogger } from '../src/logger';
 import { Harness, routeTo, shippedRender, snapshotOf, startHarness } from './fixtures/applier-harness';
 
 /**
@@ -159,5 +162,50 @@ describe('a route that breaks haproxy -c', () => {
     const next = await applier.applyNow(snapshotOf(12, [routeTo('ok-1', good), routeTo('after', good)]));
     expect(next.outcome).toBe('success');
     expect((await request(`${harness.base}/after`)).backend).toBe('good');
+  });
+});
+
+describe('a reload HAProxy refuses because a route cannot bind its srcPort', () => {
+  const squatter = net.createServer();
+  let applier: Applier | undefined;
+
+  afterAll(async () => {
+    await applier?.stop();
+    await new Promise<void>((resolve) => squatter.close(() => resolve()));
+  });
+
+  it("leaves out the route HAProxy names (its port was taken after the probe), with HAProxy's reason, and installs the rest", async () => {
+    const port = await freePort();
+    const stateDir = tempDir('unbound-');
+    const child = new ChildHaproxy({ bin: 'haproxy', stateDir, logger: silentLogger(), stopGraceMs: 1000 });
+    let squat = true;
+    // A real HAProxy; the only twist is when the port is taken: between the probe and the reload.
+    const control: HaproxyControl = {
+      get masterSocket() {
+        return child.masterSocket;
+      },
+      start: (configPath) => child.start(configPath),
+      reload: async () => {
+        if (squat) {
+          squat = false;
+          await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
+        }
+        return child.reload();
+      },
+      stop: () => child.stop(),
+      running: () => child.running(),
+      responsive: (timeoutMs) => child.responsive(timeoutMs),
+      onExit: (listener) => child.onExit(listener),
+    };
+    const unbound = await startHarness({ STATE_DIR: stateDir }, control);
+    applier = unbound.applier;
+    const late = routeTo('late', good, { reqMode: 'tcp', srcPort: String(port) });
+    delete late.servicePath;
+    const report = await unbound.applier.applyNow(snapshotOf(1, [routeTo('kept', good), late]));
+    expect(report.outcome).toBe('success');
+    expect(report.invalid).toEqual([
+      { serviceName: 'late', parameter: 'srcPort', reason: expect.stringMatching(/cannot bind socket \(Address already in use\) for \[127\.0\.0\.1:\d+\]/) },
+    ]);
+    expect((await request(`${unbound.base}/kept`)).backend).toBe('good');
   });
 });
