@@ -2,8 +2,9 @@
 #
 # No Docker engine runs on our development and CI machines, so this file is not built there. Every
 # step it takes is one those machines run for real on every test run: `npm ci`, `npm run build`
-# (tsc), Debian bookworm's `haproxy` from apt, and `node dist/cli.js serve`. Only the Docker
-# plumbing around them (tini, setcap, the user) is untested here.
+# (tsc, and esbuild for the dashboard page), Debian bookworm's `haproxy` from apt, and
+# `node dist/cli.js serve`. Only the Docker plumbing around them (tini, setcap, the user) is
+# untested here.
 #
 #   docker build -t haproxy-sidecar .
 #   docker run -p 80:80 -p 8080:8080 haproxy-sidecar
@@ -15,6 +16,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+COPY ui ./ui
+COPY scripts/build-ui.js ./scripts/
 RUN npm run build
 
 FROM node:20-bookworm-slim

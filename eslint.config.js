@@ -21,6 +21,11 @@ module.exports = tseslint.config(
     },
   },
   {
+    // The dashboard page runs in the browser (bundled by scripts/build-ui.js).
+    files: ['ui/**/*.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     files: ['**/*.js'],
     languageOptions: { sourceType: 'commonjs' },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

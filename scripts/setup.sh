@@ -86,7 +86,7 @@ ensure_node_modules() {
 build_is_current() {
   local stamp="$ROOT/dist/.built"
   [ -f "$stamp" ] || return 1
-  [ -z "$(find "$ROOT/src" "$ROOT/tsconfig.json" "$ROOT/package-lock.json" -newer "$stamp" -print -quit)" ]
+  [ -z "$(find "$ROOT/src" "$ROOT/ui" "$ROOT/tsconfig.json" "$ROOT/package-lock.json" -newer "$stamp" -print -quit)" ]
 }
 
 compile() {

@@ -6,7 +6,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
-ensure_apt_packages haproxy dnsmasq-base
+ensure_apt_packages haproxy dnsmasq-base chromium
 ensure_node_modules
 ensure_consul
 

@@ -1,23 +1,35 @@
 import * as fs from 'fs';
 import * as http from 'http';
+import * as path from 'path';
 import type { AddressInfo } from 'net';
 import { answerClientErrorsWithJson } from './api/client-errors';
 import { createHttpApp } from './api/http-app';
 import { Distributor } from './api/distribute';
+import { FleetGatherer } from './api/fleet';
 import { PeerDirectory } from './api/peers';
 import { ReplicaClient } from './api/replicas';
 import { Applier } from './applier';
 import { applierCerts } from './applier/certificates';
 import { CertChanges, RouteChanges } from './changes';
 import { importCertsDir } from './changes/certs-dir';
+import { BackendStatsProbe } from './fleet/backend-stats';
+import { ChangeLog } from './fleet/change-log';
+import { ReloadHistory } from './fleet/reload-history';
+import { ReplicaReporter } from './fleet/replica-report';
 import { createHaproxyControl } from './haproxy';
 import { HAPROXY_ANSWER_MS, HealthSources, livenessOf, readinessOf } from './health';
+import { RuntimeApi } from './haproxy/runtime-api';
 import { createLogger, Logger } from './logger';
 import { Metrics } from './metrics';
 import { loadTemplates, watchTemplates } from './render';
 import { checkServeSettings, Settings } from './settings';
 import { createStore } from './store';
 import type { RouteStore } from './store/route-store';
+
+/** A worker that does not answer `show stat` this fast is shown as not serving (hung, or stopped). */
+const STATS_TIMEOUT_MS = 1000;
+/** The dashboard polls every few seconds: the fleet answers by then, listing the replicas that did not. */
+const FLEET_TIMEOUT_MS = 3000;
 
 /** The long-running sidecar, wired from Settings: the composition root, and nothing else. */
 export class Sidecar {
@@ -32,18 +44,25 @@ export class Sidecar {
   static async start(settings: Settings, logger: Logger): Promise<Sidecar> {
     fs.mkdirSync(settings.stateDir, { recursive: true });
     const templates = loadTemplates(settings.templatesDir);
-    const store = createStore(settings, logger);
+    const store = createStore(settings, logger, 'API');
     const haproxy = createHaproxyControl(settings, logger);
     const certs = applierCerts(settings.stateDir, haproxy.masterSocket, logger, settings.tls.defaultCert);
     const applier = new Applier({ settings, haproxy, logger, certs, render: (routes, tls) => templates.renderWithProblems(routes, settings, tls) });
     applier.onReport(sslPortsNotice(settings, applier, logger));
     const applied = () => applier.state();
+    const history = new ReloadHistory();
+    applier.onReport(history.onReport);
+    haproxy.onExit?.(history.onExit);
+    const changeLog = new ChangeLog();
     const metrics = new Metrics({ storeHealth: () => store.health(), applied, checkCache: () => applier.checkCacheCounts() });
     applier.onReport((report) => metrics.observe(report));
     await applier.start();
     if (settings.tls.certsDir) await importCertsDir(settings.tls.certsDir, new CertChanges({ store, liveTimeoutMs: settings.distributeTimeoutMs }), logger);
     const storeWatch = store.watch(
-      (snapshot) => applier.submit(snapshot),
+      (snapshot) => {
+        changeLog.observe(snapshot);
+        applier.submit(snapshot);
+      },
       (error) => logger.warn({ err: error.message }, 'store watch failed; retrying'),
       (index) => applier.submitIndex(index),
     );
@@ -57,19 +76,26 @@ export class Sidecar {
     );
     const changes = new RouteChanges({ store, checker: applier, served: applier, liveTimeoutMs: settings.distributeTimeoutMs });
     const certChanges = new CertChanges({ store, served: applier, liveTimeoutMs: settings.distributeTimeoutMs });
-    const distributor = new Distributor({
-      settings,
-      changes,
-      certs: certChanges,
-      peers: new PeerDirectory(settings.serviceName, settings.dnsServer, settings.requestTimeoutMs),
-      replicas: new ReplicaClient({ port: settings.listen.port, auth: settings.apiAuth, requestTimeoutMs: settings.requestTimeoutMs }),
-    });
+    const peers = new PeerDirectory(settings.serviceName, settings.dnsServer, settings.requestTimeoutMs);
+    const replicas = new ReplicaClient({ port: settings.listen.port, auth: settings.apiAuth, requestTimeoutMs: settings.requestTimeoutMs });
+    const distributor = new Distributor({ settings, changes, certs: certChanges, peers, replicas });
     const healthSources: HealthSources = {
       haproxyAlive: () => haproxy.responsive(HAPROXY_ANSWER_MS),
       store: () => store.health(),
       applied,
       progress: () => applier.progress(),
     };
+    const runtimeApi = new RuntimeApi(haproxy.masterSocket, STATS_TIMEOUT_MS);
+    const reporter = new ReplicaReporter({
+      applied,
+      haproxyRunning: () => haproxy.running(),
+      stats: new BackendStatsProbe(() => runtimeApi.stats()),
+      history,
+      changes: changeLog,
+      bindAddress: settings.bindAddress,
+    });
+    const gatherer = new FleetGatherer({ peers, replicas, reporter, timeoutMs: Math.min(FLEET_TIMEOUT_MS, settings.requestTimeoutMs) });
+    const dashboard = { gatherer, reporter, changeLog, uiDir: path.join(__dirname, 'ui') };
     const app = createHttpApp({
       settings,
       changes,
@@ -81,6 +107,7 @@ export class Sidecar {
       health: () => livenessOf(healthSources),
       ready: () => readinessOf(healthSources),
       logger,
+      dashboard,
     });
     const server = await listen(app, settings);
     const address = server.address() as AddressInfo;

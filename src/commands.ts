@@ -17,7 +17,7 @@ import type { RouteStore, StoreSnapshot } from './store/route-store';
  */
 
 async function withStore<T>(settings: Settings, action: (store: RouteStore) => Promise<T>): Promise<T> {
-  const store = createStore(settings);
+  const store = createStore(settings, undefined, 'CLI');
   try {
     return await action(store);
   } finally {

@@ -12,6 +12,7 @@ import { flagParam, optionalServiceName, wholeNumberParam } from '../route/flags
 import type { Settings } from '../settings';
 import type { RouteStore } from '../store/route-store';
 import { basicAuth } from './basic-auth';
+import { addDashboardRoutes, DashboardOptions } from './dashboard-routes';
 import { API_BASE as BASE, Distributed, Distributor } from './distribute';
 import { publicMessage, statusFor } from './error-status';
 import type { ApplierPort } from './ports';
@@ -28,6 +29,7 @@ export interface ApiOptions {
   readonly health: () => Promise<HealthReport>;
   readonly ready: () => HealthReport;
   readonly logger: Logger;
+  readonly dashboard: DashboardOptions;
 }
 
 type Params = Readonly<Record<string, unknown>>;
@@ -73,7 +75,8 @@ function bodyParserError(error: unknown): { status: number; message: string } | 
 
 /** The express application: Docker Flow Proxy's endpoints, /metrics and /healthz. */
 export function createHttpApp(options: ApiOptions): express.Express {
-  const { settings, changes, certs, distributor, applier, store, metrics, health, ready, logger } = options;
+  const { settings, changes, certs, distributor, applier, store, metrics, health, ready, logger, dashboard } = options;
+  const madeHere = (serviceName: string, index: number) => dashboard.changeLog.attribute(serviceName, index, 'API');
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -94,6 +97,12 @@ export function createHttpApp(options: ApiOptions): express.Express {
   if (settings.apiAuth) app.use('/v1', basicAuth(settings.apiAuth));
   app.all(`${BASE}/ping`, (_req, res) => reply(res, 200, 'pong'));
   app.all(CHANGING_ENDPOINTS, onlyChangingMethods);
+
+  /** A distributed change with a shared store was made here (index 0: each replica stored its own, and noted it). */
+  const noted = (done: Distributed): Distributed => {
+    if (done.index > 0) madeHere(done.serviceName, done.index);
+    return done;
+  };
 
   /** serviceCert: validate it and the route, then store the certificate before the route. */
   const storeServiceCert = async (params: Params, distribute: boolean) => {
@@ -119,15 +128,17 @@ export function createHttpApp(options: ApiOptions): express.Express {
     const params = requestParams(req);
     const distribute = flagParam(params, 'distribute');
     if (params.serviceCert !== undefined) await storeServiceCert(params, distribute);
-    if (distribute) return replyDistributed(res, await distributor.reconfigure(params), { ignored: ignoredOf(params) });
+    if (distribute) return replyDistributed(res, noted(await distributor.reconfigure(params)), { ignored: ignoredOf(params) });
     const result = await changes.reconfigure(params);
+    madeHere(result.serviceName, result.index);
     replyChange(res, result.params ? `${result.serviceName} is live` : `${result.serviceName} is removed`, result, { ignored: ignoredOf(params) });
   });
 
   app.all(`${BASE}/remove`, async (req, res) => {
     const params = requestParams(req);
-    if (flagParam(params, 'distribute')) return replyDistributed(res, await distributor.remove(params));
+    if (flagParam(params, 'distribute')) return replyDistributed(res, noted(await distributor.remove(params)));
     const result = await changes.remove(params.serviceName);
+    madeHere(result.serviceName, result.index);
     replyChange(res, `${result.serviceName} is removed`, result);
   });
 
@@ -188,6 +199,8 @@ export function createHttpApp(options: ApiOptions): express.Express {
     const invalid = state.invalid.find((entry) => entry.serviceName === serviceName);
     reply(res, 200, `applied index ${state.index}`, { index: state.index, applied: state.index >= index, reason: invalid?.reason });
   });
+
+  addDashboardRoutes(app, dashboard, settings.apiAuth);
 
   app.use((_req, res) => reply(res, 404, 'no such endpoint'));
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {

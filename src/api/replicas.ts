@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'timers/promises';
+import type { ReplicaReport } from '../fleet/report-types';
 import type { Credentials } from '../settings';
 
 export interface ReplicaResult {
@@ -71,6 +72,15 @@ export class ReplicaClient {
     }
   }
 
+  /** One replica's dashboard report (GET /v1/docker-flow-proxy/replica); throws when it gives none in time. */
+  async report(address: string, timeoutMs: number): Promise<ReplicaReport> {
+    const { status, body } = await this.get(this.url(address, '/v1/docker-flow-proxy/replica', {}), timeoutMs);
+    if (status !== 200) throw new Error(`HTTP ${status}: ${String(body.message ?? '')}`);
+    const report = body.replica;
+    if (!isReport(report)) throw new Error('the answer is not a replica report (an older version?)');
+    return report;
+  }
+
   /** One long poll, answered (or given up on) by `deadline`: the peer waits a little less, so it can still say what it serves. */
   private async applied(address: string, index: number, serviceName: string | undefined, deadline: number): Promise<AppliedAnswer> {
     const left = Math.max(1, deadline - Date.now());
@@ -101,6 +111,18 @@ export class ReplicaClient {
     }
     return { address, status: 'NOK', message: `does not serve the change yet (${last})` };
   }
+}
+
+/** Enough of a report's shape to build the fleet from it; a peer is a replica of ours, not a stranger. */
+function isReport(value: unknown): value is ReplicaReport {
+  if (!value || typeof value !== 'object') return false;
+  const report = value as Record<string, unknown>;
+  return typeof report.index === 'number' && Array.isArray(report.routes) && Array.isArray(report.changes) && typeof report.haproxy === 'object';
+}
+
+/** Why a request to a replica failed, in a few words. */
+export function replicaError(error: unknown): string {
+  return reasonOf(error);
 }
 
 export function laggingSummary(results: readonly ReplicaResult[]): string {

@@ -1,7 +1,8 @@
 import type { Logger } from '../logger';
 import type { InvalidRoute } from '../render/types';
 import { redactParams } from '../route/redact';
-import { Route, RouteParams, sameParams } from '../route/route';
+import { Route, RouteParams } from '../route/route';
+import { sameEntry } from '../store/dedup';
 import type { StoreEntry } from '../store/route-store';
 
 /** A parameter's value before and after a change; null on one side: added or removed. */
@@ -16,10 +17,6 @@ function paramChanges(before: RouteParams | null, after: RouteParams | null): Re
     if (shownBefore[name] !== shownAfter[name]) changes[name] = [shownBefore[name] ?? null, shownAfter[name] ?? null];
   }
   return changes;
-}
-
-function sameEntry(a: StoreEntry, b: StoreEntry): boolean {
-  return a === b || (sameParams(a.params, b.params) && a.error === b.error);
 }
 
 /**

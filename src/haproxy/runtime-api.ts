@@ -34,6 +34,16 @@ export class RuntimeApi {
       .filter((line) => line !== '' && !line.startsWith('#'));
   }
 
+  /**
+   * Every backend's and server's counters as CSV (`show stat -1 6 -1`: proxies of type backend (2)
+   * and server (4), not the frontends), header line first.
+   */
+  async stats(): Promise<string> {
+    const answer = await this.send('show stat -1 6 -1');
+    if (!answer.startsWith('# pxname')) throw refused('show stat', answer);
+    return answer;
+  }
+
   /** The certificate files of a crt-list, in order (`show ssl crt-list -n`). */
   async crtListFiles(crtList: string): Promise<string[]> {
     const answer = await this.send(`show ssl crt-list -n ${crtList}`);

@@ -3,6 +3,6 @@ export type { Templates } from './templates';
 export type { InvalidRoute, RenderResult } from './types';
 export { watchTemplates } from './template-watcher';
 export type { TemplateWatcher } from './template-watcher';
-export { buildView } from './view';
+export { backendNames, buildView } from './view';
 export type { ConfigView } from './view';
 export { quote } from './quote';

@@ -416,6 +416,25 @@ function redirectRules(http: readonly Placed[]): string[] {
     });
 }
 
+/** The routes a config serves, in serviceName order so names and conflicts are stable. */
+function servedInOrder(routes: readonly Route[], problems: InvalidRoute[]): Route[] {
+  // replicas=0: a service scaled to zero is left out, as DFP does (a hand edit of the store may say so).
+  return uniqueServices(routes, problems)
+    .filter((route) => route.replicas !== 0)
+    .sort((a, b) => compareText(a.serviceName, b.serviceName));
+}
+
+/** Each service's backend names, as buildView names them (same order, same suffixes): what HAProxy's stats are reported under. */
+export function backendNames(routes: readonly Route[]): Map<string, string[]> {
+  const names = new Map<string, string[]>();
+  for (const placed of placeAll(servedInOrder(routes, []))) {
+    const list = names.get(placed.route.serviceName) ?? [];
+    list.push(placed.backend);
+    names.set(placed.route.serviceName, list);
+  }
+  return names;
+}
+
 function statsView(settings: Settings): StatsView | false {
   const stats = settings.stats;
   if (!stats) return false;
@@ -596,10 +615,7 @@ function uniqueServices(routes: readonly Route[], problems: InvalidRoute[]): Rou
 export function buildView(routes: readonly Route[], settings: Settings, tls: TlsFiles | false = false, memo: Memo = NO_MEMO): BuiltView {
   memo.useSettings(settings);
   const problems: InvalidRoute[] = [];
-  // replicas=0: a service scaled to zero is left out, as DFP does (a hand edit of the store may say so).
-  const sorted = uniqueServices(routes, problems)
-    .filter((route) => route.replicas !== 0)
-    .sort((a, b) => compareText(a.serviceName, b.serviceName));
+  const sorted = servedInOrder(routes, problems);
   const placed = placeAll(sorted);
   // The https_ copy of an http destination (httpsPort) is for the HTTPS binds; one with a srcPort has its port's frontend.
   const groups = [

@@ -5,7 +5,7 @@ import type { RouteParams } from '../route/route';
 import { ConsulClient, ConsulResponse } from './consul-client';
 import { KvWatch } from './kv-watch';
 import { decodeRoute, encodeRoute, sortEntries, storeName } from './route-codec';
-import type { CertEntry, SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
+import type { CertEntry, SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch, Writer } from './route-store';
 
 /**
  * Routes in Consul KV: `<prefix>/services/<serviceName>` holds the whole
@@ -31,6 +31,20 @@ export interface ConsulStoreOptions {
   readonly backoffMinMs?: number;
   readonly backoffMaxMs?: number;
   readonly logger?: Logger;
+  /** Marks this store's route writes (KV flags), so every replica can say who made a change. */
+  readonly writer?: Writer;
+}
+
+/**
+ * Consul keeps an opaque number with each key (its "flags"), which `consul kv put` sets to 0
+ * unless told otherwise: our writers mark their writes with it, so a 0 reads as a hand edit.
+ */
+const WRITER_FLAGS: Readonly<Record<Writer, number>> = { API: 0x4850_0001, CLI: 0x4850_0002 };
+
+function writerOf(flags: number | undefined): Writer | undefined {
+  if (flags === WRITER_FLAGS.API) return 'API';
+  if (flags === WRITER_FLAGS.CLI) return 'CLI';
+  return undefined;
 }
 
 /** One KV pair as Consul's KV API returns it. */
@@ -39,6 +53,7 @@ interface KvPair {
   readonly Value: string | null;
   /** The Raft index of the key's last change. */
   readonly ModifyIndex?: number;
+  readonly Flags?: number;
 }
 
 interface Decoded {
@@ -88,7 +103,8 @@ export class ConsulStore implements SnapshotStore {
   /** Resolves with the Raft index of the write. */
   async put(params: RouteParams): Promise<number> {
     const serviceName = storeName(params.serviceName);
-    const operations = [{ KV: { Verb: 'set', Key: this.key(serviceName), Value: base64(encodeRoute(params)) } }];
+    const flags = this.options.writer ? { Flags: WRITER_FLAGS[this.options.writer] } : {};
+    const operations = [{ KV: { Verb: 'set', Key: this.key(serviceName), Value: base64(encodeRoute(params)), ...flags } }];
     return this.transaction(`store route "${serviceName}"`, operations);
   }
 
@@ -192,15 +208,18 @@ export class ConsulStore implements SnapshotStore {
       if (serviceName === '') continue;
       const known = this.decoded.get(pair.Key);
       const modifyIndex = pair.ModifyIndex;
-      const entry =
-        known && known.modifyIndex === modifyIndex
-          ? known.entry
-          : decodeRoute(serviceName, pair.Value === null ? null : Buffer.from(pair.Value, 'base64').toString('utf8'));
+      const entry = known && known.modifyIndex === modifyIndex ? known.entry : this.decodePair(serviceName, pair);
       if (typeof modifyIndex === 'number') next.set(pair.Key, { modifyIndex, entry });
       entries.push(entry);
     }
     this.decoded = next;
     return sortEntries(entries);
+  }
+
+  private decodePair(serviceName: string, pair: KvPair): StoreEntry {
+    const entry = decodeRoute(serviceName, pair.Value === null ? null : Buffer.from(pair.Value, 'base64').toString('utf8'));
+    const writer = writerOf(pair.Flags);
+    return writer ? { ...entry, writer } : entry;
   }
 
   private async transaction(what: string, operations: readonly object[]): Promise<number> {

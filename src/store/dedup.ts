@@ -1,7 +1,8 @@
 import { RouteParams, sameParams } from '../route/route';
 import type { CertEntry, RouteStore, SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
 
-function sameEntry(a: StoreEntry, b: StoreEntry): boolean {
+/** The same stored value under the same name (what the watch, the route log and the change log count as no change). */
+export function sameEntry(a: StoreEntry, b: StoreEntry): boolean {
   // The Consul store hands out the same entry object for a key whose ModifyIndex did not move.
   if (a === b) return true;
   return a.serviceName === b.serviceName && a.error === b.error && sameParams(a.params, b.params);

@@ -10,7 +10,12 @@ export interface StoreEntry {
   readonly serviceName: string;
   readonly params: RouteParams | null;
   readonly error?: string;
+  /** Who wrote the value, when the store can tell (Consul KV flags); absent: a hand edit. */
+  readonly writer?: Writer;
 }
+
+/** Which of our programs wrote a stored route: the `serve` API or the `routes` CLI. */
+export type Writer = 'API' | 'CLI';
 
 /**
  * Everything the store holds under our prefix at one moment. `index` grows with every change
