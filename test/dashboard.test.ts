@@ -2,6 +2,7 @@ import { spawnSync } from 'child_process';
 import type { Browser, Page } from 'playwright-core';
 import { Backend, request, startBackend } from './helpers/backends';
 import { launchChromium, screenshotPath } from './helpers/browser';
+import { createCa, issueCert } from './helpers/certs';
 import { ConsulAgent, startConsulAgent } from './helpers/consul';
 import { RunningDnsmasq, startDnsmasq } from './helpers/dnsmasq';
 import { haproxyPids } from './helpers/haproxy-procs';
@@ -120,6 +121,23 @@ it('says who made a change (a hand edit of the KV store is a KV edit) and counts
   const fleet = JSON.parse((await call(replicas[2], `${BASE}/fleet`)).body);
   expect(fleet.replicas).toHaveLength(3);
   expect(fleet.routes.map((r: { serviceName: string }) => r.serviceName)).toEqual(['dash-demo', 'hand-made']);
+});
+
+it('lists certificates with their expiry, and invalid routes with their reason', async () => {
+  const cert = issueCert(createCa(), ['shop.test'], { days: 30 });
+  expect((await replicas[0].call(`${BASE}/cert?certName=shop`, { method: 'PUT', body: cert.pem, headers: authHeader })).status).toBe(200);
+  const broken = JSON.stringify({ serviceName: 'broken', servicePath: '/broken', port: 'eighty' });
+  expect((await request(`${consul.address}/v1/kv/docker-flow/services/broken`, { method: 'PUT', body: broken })).status).toBe(200);
+
+  const certRow = page.locator('#certs tr', { hasText: 'shop' });
+  await certRow.waitFor({ timeout: 20000 });
+  expect(await certRow.innerText()).toMatch(/DNS:shop\.test[\s\S]*\b(29|30)\b/);
+  const invalidRow = page.locator('#invalid tr', { hasText: 'broken' });
+  await invalidRow.waitFor({ timeout: 20000 });
+  expect(await invalidRow.innerText()).toContain('port');
+  // Left out by every replica; the good routes stay served.
+  await waitFor('all three replicas to leave it out', async () => (await invalidRow.innerText()).includes(HOSTS.join(', ')), 20000, 200);
+  expect((await replicas[2].through('/hand/x')).backend).toBe('dash');
 });
 
 it('shows a replica whose HAProxy is stopped as not serving, and writes a screenshot', async () => {

@@ -1,6 +1,7 @@
 import { html } from 'htm/preact';
 import type { VNode } from 'preact';
 import { useState } from 'preact/hooks';
+import { ROUTES_PER_PAGE } from './limits';
 import type { CertRow, ChangeEntry, DestinationRow, FleetInvalid, FleetReport, FleetRoute, ReplicaSummary, RouteStats } from '../src/fleet/report-types';
 
 function time(iso: string | undefined): string {
@@ -70,17 +71,29 @@ function matches(route: FleetRoute, filter: string): boolean {
   return route.serviceName.includes(filter) || route.destinations.some((d) => destination(d).includes(filter));
 }
 
+function Pager({ from, to, total, onPage }: { from: number; to: number; total: number; onPage: (delta: number) => void }): VNode {
+  return html`<span class="pager">
+    <button type="button" disabled=${from === 0} onClick=${() => onPage(-1)}>previous</button>
+    <span class="muted" id="routes-shown"> ${total === 0 ? 0 : from + 1}-${to} of ${total} </span>
+    <button type="button" disabled=${to >= total} onClick=${() => onPage(1)}>next</button>
+  </span>`;
+}
+
 export function Routes({ fleet }: { fleet: FleetReport }): VNode {
   const [filter, setFilter] = useState('');
-  const shown = fleet.routes.filter((route) => matches(route, filter));
+  const [page, setPage] = useState(0);
+  const matching = filter === '' ? fleet.routes : fleet.routes.filter((route) => matches(route, filter));
+  const pages = Math.max(1, Math.ceil(matching.length / ROUTES_PER_PAGE));
+  const current = Math.min(page, pages - 1);
+  const from = current * ROUTES_PER_PAGE;
+  const shown = matching.slice(from, from + ROUTES_PER_PAGE);
+  const onFilter = (e: Event) => {
+    setFilter((e.target as HTMLInputElement).value);
+    setPage(0);
+  };
   return html`<div>
-    <input
-      type="search"
-      placeholder="filter by service, host or path"
-      value=${filter}
-      onInput=${(e: Event) => setFilter((e.target as HTMLInputElement).value)}
-    />
-    <span class="muted"> ${shown.length} of ${fleet.routes.length}</span>
+    <input type="search" placeholder="filter by service, host or path" value=${filter} onInput=${onFilter} />
+    <${Pager} from=${from} to=${from + shown.length} total=${matching.length} onPage=${(delta: number) => setPage(current + delta)} />
     <table id="routes">
       <thead>
         <tr>
