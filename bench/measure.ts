@@ -188,9 +188,14 @@ export interface FailedSize {
  * Run `atSize` at every size. A size that fails is recorded as a FailedSize and the next size
  * still runs; `write` gets the rows after every size, so an interrupted run keeps what it measured.
  */
-export async function eachSize<T>(name: string, atSize: (size: number) => Promise<T>, write: (rows: readonly (T | FailedSize)[]) => void): Promise<void> {
+export async function eachSize<T>(
+  name: string,
+  atSize: (size: number) => Promise<T>,
+  write: (rows: readonly (T | FailedSize)[]) => void,
+  sizes: readonly number[] = SIZES,
+): Promise<void> {
   const rows: (T | FailedSize)[] = [];
-  for (const size of SIZES) {
+  for (const size of sizes) {
     try {
       rows.push(await atSize(size));
     } catch (error) {

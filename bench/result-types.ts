@@ -99,3 +99,26 @@ export interface BurstRow {
   readonly rssAfterBytes: number;
   readonly cache: CacheUse;
 }
+
+/** The fleet dashboard with three replicas at one size (bench/dashboard.ts). */
+export interface DashboardRow {
+  readonly routes: number;
+  /** GET /v1/docker-flow-proxy/fleet from Node: gathered from all three replicas. */
+  readonly fleetMs: Summary;
+  readonly fleetBytes: number;
+  /** A fresh page (new browser context, nothing cached) until the routes table has every row: in the page (navigation start) and from Node (goto). */
+  readonly pageRenderedMs: Summary;
+  readonly pageRenderedFromGotoMs: Summary;
+  /** Of the in-page time: when the fleet endpoint's first answer was in, and the render after it. */
+  readonly fleetArrivedMs: Summary;
+  readonly renderAfterFleetMs: Summary;
+  /** Typing into the filter box until the table shows the narrowed rows, in the page. */
+  readonly filterMs: Summary;
+  /** Main-thread tasks over 50 ms while the page polled for 10 s: the longest, and their count. */
+  readonly longestTaskMs: number;
+  readonly longTasks: number;
+  readonly polls: number;
+  readonly bundleBytes: number;
+  readonly bundleGzipBytes: number;
+  readonly loadAverage: { readonly before: readonly number[]; readonly after: readonly number[] };
+}

@@ -43,6 +43,8 @@ const SCENARIOS = [
   { name: 'burst', script: 'bench/burst.js', limitS: 420, outputs: ['burst'] },
   // 100 reloads under load and the requests that failed (with its own small-config floor).
   { name: 'reload', script: 'bench/reload.js', limitS: 300, outputs: ['reload'] },
+  // The fleet dashboard in Debian's chromium: three replicas, 1,000 routes.
+  { name: 'dashboard', script: 'bench/dashboard.js', limitS: 300, outputs: ['dashboard'] },
 ];
 
 let current;
@@ -62,11 +64,11 @@ const LOGS = path.join(REPO, '.cache', 'logs');
 const CONSUL_TEMPLATE_MODULE = path.join(REPO, 'tools', 'consul-template');
 const CONSUL_TEMPLATE_BIN = path.join(BIN, 'consul-template');
 
-/** haproxy and socat from Debian, and Consul, through the same steps the test command uses. */
+/** haproxy, socat, dnsmasq and chromium from Debian, and Consul, through the same steps the test command uses. */
 function ensureTools() {
-  const steps = 'source scripts/setup.sh && ensure_apt_packages haproxy socat && ensure_consul';
+  const steps = 'source scripts/setup.sh && ensure_apt_packages haproxy socat dnsmasq-base chromium && ensure_consul';
   const result = spawnSync('bash', ['-c', steps], { cwd: REPO, stdio: 'inherit' });
-  if (result.status !== 0) throw new Error('setting up haproxy, socat and Consul failed (see above)');
+  if (result.status !== 0) throw new Error('setting up haproxy, socat, dnsmasq, chromium and Consul failed (see above)');
 }
 
 function consulTemplateIsCurrent() {
