@@ -109,7 +109,8 @@ export interface DashboardRow {
   /** A fresh page (new browser context, nothing cached) until the routes table has every row: in the page (navigation start) and from Node (goto). */
   readonly pageRenderedMs: Summary;
   readonly pageRenderedFromGotoMs: Summary;
-  /** Of the in-page time: when the fleet endpoint's first answer was in, and the render after it. */
+  /** Of the in-page time: when the first request to the fleet endpoint started, when its answer was in, and the render after it. */
+  readonly fleetAskedMs: Summary;
   readonly fleetArrivedMs: Summary;
   readonly renderAfterFleetMs: Summary;
   /** Typing into the filter box until the table shows the narrowed rows, in the page. */

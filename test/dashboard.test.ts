@@ -66,7 +66,7 @@ it('keeps the page and the fleet endpoint behind API_USER/API_PASS', async () =>
   expect((await request(`${replicas[0].api}${BASE}/fleet`)).status).toBe(401);
   const ui = await call(replicas[0], '/ui/');
   expect(ui.status).toBe(200);
-  expect(ui.body).toContain('<script src="app.js">');
+  expect(ui.body).toContain('<script defer src="app.js">');
   // No external assets: everything the page loads comes from the sidecar itself.
   expect(ui.body).not.toMatch(/(src|href)="(https?:)?\/\//);
 });

@@ -4,6 +4,13 @@ import type { FleetReport } from '../src/fleet/report-types';
 export const POLL_MS = 2000;
 const FLEET_URL = '/v1/docker-flow-proxy/fleet';
 
+declare global {
+  interface Window {
+    /** The first request, started by index.html before this bundle loaded. */
+    firstFleet?: Promise<Response>;
+  }
+}
+
 export type PollState = { readonly fleet?: FleetReport; readonly error?: string; readonly at?: Date };
 
 /**
@@ -17,7 +24,9 @@ export function pollFleet(onState: (state: PollState) => void): () => void {
   let last: FleetReport | undefined;
   const once = async () => {
     try {
-      const response = await fetch(FLEET_URL, { cache: 'no-store', credentials: 'same-origin' });
+      const started = window.firstFleet;
+      window.firstFleet = undefined;
+      const response = await (started ?? fetch(FLEET_URL, { cache: 'no-store', credentials: 'same-origin' }));
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       last = (await response.json()) as FleetReport;
       onState({ fleet: last, at: new Date() });
