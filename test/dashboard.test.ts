@@ -5,7 +5,7 @@ import { launchChromium, screenshotPath } from './helpers/browser';
 import { createCa, issueCert } from './helpers/certs';
 import { ConsulAgent, startConsulAgent } from './helpers/consul';
 import { RunningDnsmasq, startDnsmasq } from './helpers/dnsmasq';
-import { haproxyPids } from './helpers/haproxy-procs';
+import { haproxyPids, masterPids } from './helpers/haproxy-procs';
 import { freePort, waitFor } from './helpers/ports';
 import { CLI, RunningSidecar, startSidecar } from './helpers/sidecar';
 import { removeTempDirs, tempDir } from './helpers/tmp';
@@ -162,4 +162,14 @@ it('shows a replica whose HAProxy is stopped as not serving, and writes a screen
 
   for (const pid of stopped.splice(0)) process.kill(pid, 'SIGCONT');
   await waitFor('the replica to serve again', async () => (await replicaRowState(target.host)) === 'serving', 20000, 200);
+});
+
+it('counts a restart of a replica whose HAProxy master died', async () => {
+  const target = replicas[1];
+  const [master] = masterPids(target.stateDir);
+  process.kill(master, 'SIGKILL');
+  const restarts = page.locator(`#replicas tr[data-address="${target.host}"] td.restarts`);
+  await waitFor('the page to count the restart', async () => (await restarts.innerText()) === '1', 20000, 200);
+  await waitFor('the replica to serve again', async () => (await replicaRowState(target.host)) === 'serving', 20000, 200);
+  expect((await target.through('/hand/x')).backend).toBe('dash');
 });

@@ -42,7 +42,7 @@ export function Replicas({ replicas }: { replicas: readonly ReplicaSummary[] }):
           <td class="num">${r.index ?? '-'}</td>
           <td><code>${r.configHash ?? '-'}</code></td>
           <td>${r.haproxy ? (r.haproxy.up ? 'up' : html`<span class="cell-bad" title=${r.haproxy.reason ?? ''}>down</span>`) : '-'}</td>
-          <td class="num">${r.haproxy?.restarts ?? '-'}</td>
+          <td class="num restarts">${r.haproxy?.restarts ?? '-'}</td>
           <td>${r.lastReload ? `${time(r.lastReload.at)} ${r.lastReload.outcome}` : '-'}</td>
           <td class="num">${r.routes ?? '-'}</td>
           <td class="num">${r.invalid ?? '-'}</td>
