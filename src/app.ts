@@ -74,7 +74,7 @@ export class Sidecar {
       },
       (error) => logger.error({ err: error.message }, 'templates are broken; keeping the last good ones'),
     );
-    const changes = new RouteChanges({ store, checker: applier, served: applier, liveTimeoutMs: settings.distributeTimeoutMs });
+    const changes = new RouteChanges({ store, checker: applier, served: applier, liveTimeoutMs: settings.distributeTimeoutMs, users: settings.users });
     const certChanges = new CertChanges({ store, served: applier, liveTimeoutMs: settings.distributeTimeoutMs });
     const peers = new PeerDirectory(settings.serviceName, settings.dnsServer, settings.requestTimeoutMs);
     const replicas = new ReplicaClient({ port: settings.listen.port, auth: settings.apiAuth, requestTimeoutMs: settings.requestTimeoutMs });

@@ -1,6 +1,9 @@
 import * as path from 'path';
 import { InvalidSetting } from './errors';
+import type { Credential } from './route/route';
+import { parseUserList, UserSource } from './route/users';
 import { NAME } from './route/values';
+import { readUserSecrets } from './user-secrets';
 
 /**
  * The only reader of process.env. Every setting is an environment variable and a --kebab-case
@@ -89,13 +92,30 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
     '0',
     'Seconds after a reload when old HAProxy workers are stopped even if connections (websockets, tunnels) remain; 0 lets them drain on their own.',
   ),
-  def('STATS_USER', '(unset)', 'HAProxy stats page user; the page is on when STATS_USER and STATS_PASS are set.'),
+  def(
+    'STATS_USER',
+    '(unset)',
+    'HAProxy stats page user; the page is on when STATS_USER and STATS_PASS are set. Both `none`: the page is on without authentication (as DFP).',
+  ),
   def('STATS_PASS', '(unset)', 'HAProxy stats page password.'),
   def('STATS_URI', '/admin?stats', 'HAProxy stats page URI.'),
   def(
     'STATS_PORT',
     '(unset)',
     "Serve the stats page (and /metrics, HAProxy's Prometheus exporter) on a frontend of its own on this port instead of the HTTP frontend.",
+  ),
+  def(
+    'USERS',
+    '(unset)',
+    'Basic auth in front of every HTTP service (as DFP): comma-separated user:password, e.g. admin:s3cret,ops:other. ' +
+      'Routes with users of their own, or with ignoreAuthorization=true, are not affected. The dfp_users file of SECRETS_DIR replaces it.',
+  ),
+  def('USERS_PASS_ENCRYPTED', 'false', 'true: the passwords of USERS (or dfp_users) are crypt(3) hashes, e.g. from mkpasswd -m sha-512.'),
+  def(
+    'SECRETS_DIR',
+    '/run/secrets',
+    'Docker secrets read at start: dfp_users (replaces USERS) and dfp_users_<name> (the users of routes with usersSecret=<name>), ' +
+      'user:password separated by commas or lines.',
   ),
   def('API_USER', '(unset)', 'When API_USER and API_PASS are set, the /v1/ API requires HTTP basic auth.'),
   def('API_PASS', '(unset)', 'Password of the /v1/ API.'),
@@ -143,6 +163,9 @@ export const CONFIG_SETTINGS: readonly string[] = [
   'STATS_PASS',
   'STATS_URI',
   'STATS_PORT',
+  'USERS',
+  'USERS_PASS_ENCRYPTED',
+  'SECRETS_DIR',
 ];
 
 /** HAProxy's master CLI socket in STATE_DIR, when the sidecar runs HAProxy itself. */
@@ -175,7 +198,9 @@ export interface Credentials {
   readonly pass: string;
 }
 
-export interface StatsSettings extends Credentials {
+export interface StatsSettings {
+  /** Undefined: STATS_USER and STATS_PASS are both `none`, the page needs no authentication. */
+  readonly auth?: Credentials;
   readonly uri: string;
   readonly port?: number;
 }
@@ -208,6 +233,9 @@ export interface Settings {
   readonly timeouts: Timeouts;
   readonly stats?: StatsSettings;
   readonly apiAuth?: Credentials;
+  /** USERS, SECRETS_DIR's user files: basic auth of the HTTP services. */
+  readonly users: UserSource;
+  readonly secretsDir: string;
   readonly logLevel: string;
   readonly reloadQuietMs: number;
   readonly reloadMaxDelayMs: number;
@@ -303,16 +331,43 @@ function credentials(raw: RawSettings, userName: string, passName: string): Cred
 function stats(raw: RawSettings): StatsSettings | undefined {
   const creds = credentials(raw, 'STATS_USER', 'STATS_PASS');
   if (!creds) return undefined;
+  const open = creds.user.toLowerCase() === 'none' && creds.pass.toLowerCase() === 'none';
   const uri = text(raw, 'STATS_URI') ?? '/admin?stats';
   if (!uri.startsWith('/') || /\s/.test(uri)) throw new InvalidSetting('STATS_URI', 'must start with / and have no spaces');
   const portText = text(raw, 'STATS_PORT');
-  return { ...creds, uri, port: portText === undefined ? undefined : port('STATS_PORT', portText) };
+  return { auth: open ? undefined : creds, uri, port: portText === undefined ? undefined : port('STATS_PORT', portText) };
 }
 
 function bindAddress(raw: RawSettings): string {
   const value = text(raw, 'BIND_ADDRESS') ?? '*';
   if (!/^[A-Za-z0-9.:*[\]-]+$/.test(value)) throw new InvalidSetting('BIND_ADDRESS', `"${value}" is not an address`);
   return value;
+}
+
+function flag(raw: RawSettings, name: string): boolean {
+  const value = text(raw, name)?.toLowerCase();
+  if (value === undefined || value === 'false' || value === '0') return false;
+  if (value === 'true' || value === '1') return true;
+  throw new InvalidSetting(name, `"${value}" is not true or false`);
+}
+
+/** USERS, or the dfp_users secret that replaces it, and the dfp_users_<name> secrets. */
+function users(raw: RawSettings, secretsDir: string): UserSource {
+  const secrets = readUserSecrets(secretsDir);
+  const encrypted = flag(raw, 'USERS_PASS_ENCRYPTED');
+  const usersText = text(raw, 'USERS');
+  const listed = secrets.global ?? (usersText === undefined ? [] : parseUsersSetting(usersText));
+  const global = listed.map((u): Credential => ({ name: u.name, password: u.password ?? '', encrypted }));
+  return { global, secrets: secrets.byName };
+}
+
+/** The value is a secret: an error names the variable and the user, never the text. */
+function parseUsersSetting(value: string) {
+  try {
+    return parseUserList('USERS', value, true);
+  } catch (error) {
+    throw new InvalidSetting('USERS', (error as Error).message.replace(/^USERS: /, ''));
+  }
 }
 
 function word(raw: RawSettings, name: string, fallback: string, pattern: RegExp): string {
@@ -337,6 +392,7 @@ function tlsSettings(raw: RawSettings, cwd: string): TlsSettings {
 }
 
 export function loadSettings(raw: RawSettings = process.env, cwd: string = process.cwd()): Settings {
+  const secretsDir = path.resolve(cwd, text(raw, 'SECRETS_DIR') ?? '/run/secrets');
   const stateDir = path.resolve(cwd, text(raw, 'STATE_DIR') ?? './state');
   const consul = text(raw, 'CONSUL_ADDRESS');
   const dns = text(raw, 'DNS_SERVER');
@@ -380,6 +436,8 @@ export function loadSettings(raw: RawSettings = process.env, cwd: string = proce
     },
     stats: stats(raw),
     apiAuth: credentials(raw, 'API_USER', 'API_PASS'),
+    users: users(raw, secretsDir),
+    secretsDir,
     logLevel,
     reloadQuietMs,
     reloadMaxDelayMs,

@@ -46,6 +46,7 @@ describe('parseRoute', () => {
         checkTcp: false,
         verifyClientSsl: false,
         sslVerifyNone: false,
+        ignoreAuthorization: false,
       },
     ]);
     expect(route.params).toEqual(base);
@@ -119,7 +120,9 @@ describe('parseRoute', () => {
     ['outboundHostname', { ...base, outboundHostname: 'host name' }],
     ['httpsOnly', { ...base, httpsOnly: 'yes please' }],
     ['timeoutServer', { ...base, timeoutServer: '5s' }],
-    ['users', { ...base, users: 'nopassword' }],
+    ['users', { ...base, users: ':nouser' }],
+    ['users', { ...base, users: 'empty:' }],
+    ['usersSecret', { ...base, usersSecret: '../etc' }],
     ['users', { ...base, users: 'a b:c' }],
     ['users', { ...base, users: 'a:b\tc' }],
     ['addReqHeader', { ...base, addReqHeader: 'X-Foo' }],

@@ -1,6 +1,7 @@
 import { ConfigRejected, NotLive } from '../errors';
 import { parseRoute, parseServiceName } from '../route/params';
 import type { Route, RouteParams } from '../route/route';
+import { NO_USERS, resolveUsers, UserSource } from '../route/users';
 import type { RouteStore } from '../store/route-store';
 import type { RouteChecker, Served, ServedWaiter } from './ports';
 import { explainRejection } from './rejection';
@@ -12,6 +13,8 @@ export interface RouteChangesOptions {
   readonly served?: ServedWaiter;
   /** How long to wait for the local HAProxy to serve a stored change. */
   readonly liveTimeoutMs: number;
+  /** USERS and the user secrets: a route whose users cannot be found is refused (400). */
+  readonly users?: UserSource;
 }
 
 export interface ChangeResult {
@@ -32,6 +35,7 @@ export class RouteChanges {
   /** Validate and check a route without storing it (the first half of reconfigure). */
   async prepare(input: Readonly<Record<string, unknown>>): Promise<Route> {
     const route = parseRoute(input);
+    resolveUsers(route, this.options.users ?? NO_USERS);
     try {
       await this.options.checker.checkRoute(route);
     } catch (error) {

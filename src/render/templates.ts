@@ -97,7 +97,7 @@ function renderView(dir: string, compiled: Compiled, built: BuiltView): string {
  * partial or a misspelt field (strict mode) before the templates are used for real.
  */
 function sampleInput(): { routes: Route[]; settings: Settings } {
-  const settings = loadSettings({ STATS_USER: 'u', STATS_PASS: 'p', DEFAULT_PORTS: '80,443:ssl' });
+  const settings = loadSettings({ STATS_USER: 'u', STATS_PASS: 'p', DEFAULT_PORTS: '80,443:ssl', USERS: 'u:p', SECRETS_DIR: '/nonexistent' });
   const routes = [
     {
       serviceName: 'a',
@@ -159,7 +159,7 @@ export function loadTemplates(dir: string): Templates {
   const templates = templatesFrom(dir, compileAll(readTemplates(dir)));
   const sample = sampleInput();
   templates.render(sample.routes, sample.settings);
-  const sampleWithStatsPort = { ...sample.settings, stats: { user: 'u', pass: 'p', uri: '/s', port: 83 } };
+  const sampleWithStatsPort = { ...sample.settings, stats: { auth: { user: 'u', pass: 'p' }, uri: '/s', port: 83 } };
   templates.render(sample.routes, sampleWithStatsPort);
   templates.render([], sample.settings);
   return templates;

@@ -1,5 +1,6 @@
 import type { InvalidRoute, TlsFiles } from './types';
-import { Destination, PathRewrite, Route } from '../route/route';
+import { Credential, Destination, PathRewrite, Route } from '../route/route';
+import { resolveUsers } from '../route/users';
 import { Settings } from '../settings';
 import { converterArgument, quote } from './quote';
 import { flattenStrings } from './flat';
@@ -102,14 +103,14 @@ export interface BackendView {
 
 export interface UserlistView {
   readonly name: string;
-  /** `password` (crypt hash) or `insecure-password`. */
-  readonly kind: string;
-  readonly users: readonly { readonly name: string; readonly password: string }[];
+  /** kind: `password` (crypt hash) or `insecure-password`. */
+  readonly users: readonly { readonly name: string; readonly kind: string; readonly password: string }[];
 }
 
 export interface StatsView {
   readonly uri: string;
-  readonly auth: string;
+  /** Quoted `user:pass`; false when STATS_USER and STATS_PASS are `none`. */
+  readonly auth: string | false;
   readonly bind: string | false;
 }
 
@@ -316,8 +317,26 @@ function headerRules(addList: readonly string[], setList: readonly string[], del
   ];
 }
 
-function userlistName(route: Route): string | false {
-  return route.users.length > 0 ? `${route.serviceName}Users` : false;
+/**
+ * The userlist of USERS. Route userlists are `<serviceName>Users`; a name ending in lower-case
+ * `users` can never be one of them.
+ */
+export const GLOBAL_USERLIST = 'default_users';
+
+/** A route whose users resolve (USERS and SECRETS_DIR), with them. */
+interface AuthRoute {
+  readonly route: Route;
+  readonly users: readonly Credential[];
+}
+
+/**
+ * Which userlist guards a destination: the route's own users, else USERS, unless the destination
+ * has ignoreAuthorization.
+ */
+function userlistOf(route: Route, d: Destination, users: ReadonlyMap<Route, readonly Credential[]>, settings: Settings): string | false {
+  if (d.ignoreAuthorization) return false;
+  if ((users.get(route) ?? []).length > 0) return `${route.serviceName}Users`;
+  return settings.users.global.length > 0 ? GLOBAL_USERLIST : false;
 }
 
 /** The port clients reach HTTPS on: the first `:ssl` port of DEFAULT_PORTS (443 without one). */
@@ -344,19 +363,20 @@ function compressionView(route: Route): BackendView['compression'] {
   return { algo: route.compressionAlgo.join(' '), type: route.compressionType.length > 0 ? route.compressionType.join(' ') : false };
 }
 
-function backendView(placed: Placed, settings: Settings): BackendView {
+function backendView(placed: Placed, settings: Settings, users: ReadonlyMap<Route, readonly Credential[]>): BackendView {
   const { route, destination: d } = placed;
   const http = d.reqMode === 'http';
   const host = d.outboundHostname ?? route.serviceName;
   const sticky = http ? serverTemplate(route, d, placed.port) : false;
+  const userlist = http ? userlistOf(route, d, users, settings) : false;
   return {
     name: placed.backend,
     mode: http ? 'http' : 'tcp',
     serviceName: route.serviceName,
     timeoutServer: d.timeoutServer ?? false,
     timeoutTunnel: d.timeoutTunnel ?? false,
-    userlist: http ? userlistName(route) : false,
-    realm: `${route.serviceName}Realm`,
+    userlist,
+    realm: userlist === GLOBAL_USERLIST ? 'defaultRealm' : `${route.serviceName}Realm`,
     httpsOnly: http && d.httpsOnly,
     httpsLocation: httpsLocation(httpsPortOf(settings)),
     redirectWhenHttpProto: http && d.redirectWhenHttpProto,
@@ -379,12 +399,25 @@ function backendView(placed: Placed, settings: Settings): BackendView {
   };
 }
 
-function userlistView(route: Route): UserlistView {
-  return {
-    name: `${route.serviceName}Users`,
-    kind: route.usersPassEncrypted ? 'password' : 'insecure-password',
-    users: route.users.map((u) => ({ name: u.name, password: quote(u.password) })),
-  };
+function userlistView(name: string, users: readonly Credential[]): UserlistView {
+  return { name, users: users.map((u) => ({ name: u.name, kind: u.encrypted ? 'password' : 'insecure-password', password: quote(u.password) })) };
+}
+
+function routeUserlists(authRoutes: readonly AuthRoute[], memo: Memo): UserlistView[] {
+  return authRoutes.filter((a) => a.users.length > 0).map((a) => memo.get(a.route, 'userlist', '', () => userlistView(`${a.route.serviceName}Users`, a.users)));
+}
+
+/** Each route's own users; a route whose users do not resolve is reported and left out. */
+function withUsers(routes: readonly Route[], settings: Settings, problems: InvalidRoute[]): AuthRoute[] {
+  const resolved: AuthRoute[] = [];
+  for (const route of routes) {
+    try {
+      resolved.push({ route, users: resolveUsers(route, settings.users) });
+    } catch (error) {
+      problems.push({ serviceName: route.serviceName, reason: (error as Error).message });
+    }
+  }
+  return resolved;
 }
 
 /**
@@ -440,7 +473,7 @@ function statsView(settings: Settings): StatsView | false {
   if (!stats) return false;
   return {
     uri: quote(stats.uri),
-    auth: quote(`${stats.user}:${stats.pass}`),
+    auth: stats.auth ? quote(`${stats.auth.user}:${stats.auth.pass}`) : false,
     bind: stats.port === undefined ? false : bindOf(settings, stats.port),
   };
 }
@@ -615,7 +648,10 @@ function uniqueServices(routes: readonly Route[], problems: InvalidRoute[]): Rou
 export function buildView(routes: readonly Route[], settings: Settings, tls: TlsFiles | false = false, memo: Memo = NO_MEMO): BuiltView {
   memo.useSettings(settings);
   const problems: InvalidRoute[] = [];
-  const sorted = servedInOrder(routes, problems);
+  const authRoutes = withUsers(servedInOrder(routes, problems), settings, problems);
+  const sorted = authRoutes.map((a) => a.route);
+  const users = new Map(authRoutes.map((a) => [a.route, a.users]));
+  const globalList = settings.users.global.length > 0 ? [userlistView(GLOBAL_USERLIST, settings.users.global)] : [];
   const placed = placeAll(sorted);
   // The https_ copy of an http destination (httpsPort) is for the HTTPS binds; one with a srcPort has its port's frontend.
   const groups = [
@@ -640,11 +676,13 @@ export function buildView(routes: readonly Route[], settings: Settings, tls: Tls
     view: {
       timeouts: settings.timeouts,
       resolvers: settings.haproxyResolvers.map((r, i) => ({ name: `dns${i}`, address: `${r.host}:${r.port}` })),
-      userlists: sorted.filter((r) => r.users.length > 0).map((route) => memo.get(route, 'userlist', '', () => userlistView(route))),
+      userlists: [...globalList, ...routeUserlists(authRoutes, memo)],
       httpFrontend: mainFrontendView(http, settings, stats, tls, memo),
       httpPortFrontends,
       tcpFrontends,
-      backends: placed.filter((p) => served.has(p)).map((p) => memo.get(p.route, `backend${p.destination.index}`, p.backend, () => backendView(p, settings))),
+      backends: placed
+        .filter((p) => served.has(p))
+        .map((p) => memo.get(p.route, `backend${p.destination.index}`, p.backend, () => backendView(p, settings, users))),
       statsFrontend: stats && stats.bind !== false ? stats : false,
     },
     problems,

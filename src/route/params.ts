@@ -1,6 +1,7 @@
 import { InvalidParameter, RouteConflict } from '../errors';
-import { Destination, PathRewrite, ReqMode, Route, RouteParams, User } from './route';
+import { Destination, PathRewrite, ReqMode, Route, RouteParams } from './route';
 import { emptyRecord } from './record';
+import { parseUserList } from './users';
 import {
   PATH_TYPES,
   SERVICE_DOMAIN_ALGOS,
@@ -11,12 +12,10 @@ import {
   checkHostname,
   checkName,
   checkServiceName,
-  checkPassword,
   checkMethod,
   checkPath,
   checkRegex,
   checkReplacement,
-  checkUserName,
   csv,
   numberInRange,
   oneOf,
@@ -58,6 +57,7 @@ const DESTINATION_PARAMS = [
   'timeoutTunnel',
   'verifyClientSsl',
   'sslVerifyNone',
+  'ignoreAuthorization',
 ] as const;
 
 /** Any of these given with a suffix makes a destination of that index (as in DFP). */
@@ -70,6 +70,7 @@ const ROUTE_PARAMS = [
   'serviceDomainAlgo',
   'users',
   'usersPassEncrypted',
+  'usersSecret',
   'isDefaultBackend',
   'addReqHeader',
   'setReqHeader',
@@ -241,6 +242,7 @@ function parseDestination(params: RouteParams, index: number): Destination {
     timeoutTunnel: optionalNumber(read, 'timeoutTunnel', 0, MAX_TIMEOUT_SECONDS),
     verifyClientSsl: read.bool('verifyClientSsl'),
     sslVerifyNone: read.bool('sslVerifyNone'),
+    ignoreAuthorization: read.bool('ignoreAuthorization'),
   };
 }
 
@@ -304,17 +306,6 @@ function rejectOrphans(params: RouteParams, index: number): void {
   }
 }
 
-function parseUsers(params: RouteParams): User[] {
-  return csv(params.users).map((entry) => {
-    const colon = entry.indexOf(':');
-    if (colon <= 0) throw new InvalidParameter('users', 'must be user:password');
-    return {
-      name: checkUserName('users', entry.slice(0, colon)),
-      password: checkPassword('users', entry.slice(colon + 1)),
-    };
-  });
-}
-
 /** `Name value` csv: the name is a header token, the value goes into the config as written. */
 function headersWithValue(params: RouteParams, name: string): string[] {
   return csv(params[name]).map((entry) => {
@@ -365,8 +356,9 @@ export function parseRoute(input: Readonly<Record<string, unknown>>): Route {
     aclName,
     serviceDomainAlgo: domainAlgo(params),
     destinations: parseDestinations(params),
-    users: parseUsers(params),
+    users: params.users === undefined ? [] : parseUserList('users', params.users, false),
     usersPassEncrypted: read.bool('usersPassEncrypted'),
+    usersSecret: params.usersSecret === undefined ? undefined : checkName('usersSecret', params.usersSecret),
     isDefaultBackend: read.bool('isDefaultBackend'),
     // addHeader and setHeader: DFP's older names, used when the new one is not given.
     addReqHeader: headersWithValue(params, params.addReqHeader === undefined && params.addHeader !== undefined ? 'addHeader' : 'addReqHeader'),

@@ -4,11 +4,11 @@ import { emptyRecord } from './record';
 /** What stands in for a password wherever a route leaves the process (replies, logs, CLI). */
 export const HIDDEN = '***';
 
-/** `alice:secret,bob:other` -> `alice:***,bob:***`. */
+/** `alice:secret,bob:other,carol` -> `alice:***,bob:***,carol` (carol's password comes from USERS). */
 export function hideUserPasswords(users: string): string {
   return users
     .split(',')
-    .map((entry) => `${entry.split(':')[0].trim()}:${HIDDEN}`)
+    .map((entry) => (entry.includes(':') ? `${entry.split(':')[0].trim()}:${HIDDEN}` : entry.trim()))
     .join(',');
 }
 

@@ -20,9 +20,17 @@ export function sameParams(a: RouteParams | null, b: RouteParams | null): boolea
   return keys.every((key) => Object.prototype.hasOwnProperty.call(b, key) && a[key] === b[key]);
 }
 
+/** A user of the `users` parameter; without a password, it comes from `usersSecret` or `USERS`. */
 export interface User {
   readonly name: string;
+  readonly password?: string;
+}
+
+/** A user basic auth checks: the password is a crypt(3) hash when `encrypted`. */
+export interface Credential {
+  readonly name: string;
   readonly password: string;
+  readonly encrypted: boolean;
 }
 
 /** A regular expression for the path and its replacement (with `\1` back-references). */
@@ -74,6 +82,8 @@ export interface Destination {
   readonly verifyClientSsl: boolean;
   /** TLS to the service's servers, without verifying their certificates (DFP's sslVerifyNone). */
   readonly sslVerifyNone: boolean;
+  /** No basic auth (neither the route's users nor USERS) in front of this destination. */
+  readonly ignoreAuthorization: boolean;
 }
 
 export interface Route {
@@ -84,6 +94,8 @@ export interface Route {
   readonly destinations: readonly Destination[];
   readonly users: readonly User[];
   readonly usersPassEncrypted: boolean;
+  /** `<SECRETS_DIR>/dfp_users_<usersSecret>` holds the users (DFP's Docker secret). */
+  readonly usersSecret?: string;
   readonly isDefaultBackend: boolean;
   readonly addReqHeader: readonly string[];
   readonly setReqHeader: readonly string[];
