@@ -22,6 +22,7 @@ import { RuntimeApi } from './haproxy/runtime-api';
 import { createLogger, Logger } from './logger';
 import { Metrics } from './metrics';
 import { loadTemplates, watchTemplates } from './render';
+import { checkProxySettings } from './proxy-settings-check';
 import { checkServeSettings, Settings } from './settings';
 import { createStore } from './store';
 import type { RouteStore } from './store/route-store';
@@ -44,6 +45,7 @@ export class Sidecar {
   static async start(settings: Settings, logger: Logger): Promise<Sidecar> {
     fs.mkdirSync(settings.stateDir, { recursive: true });
     const templates = loadTemplates(settings.templatesDir);
+    await checkProxySettings(settings, templates);
     const store = createStore(settings, logger, 'API');
     const haproxy = createHaproxyControl(settings, logger);
     const certs = applierCerts(settings.stateDir, haproxy.masterSocket, logger, settings.tls.defaultCert);
@@ -74,7 +76,14 @@ export class Sidecar {
       },
       (error) => logger.error({ err: error.message }, 'templates are broken; keeping the last good ones'),
     );
-    const changes = new RouteChanges({ store, checker: applier, served: applier, liveTimeoutMs: settings.distributeTimeoutMs, users: settings.users });
+    const changes = new RouteChanges({
+      store,
+      checker: applier,
+      served: applier,
+      liveTimeoutMs: settings.distributeTimeoutMs,
+      users: settings.users,
+      defaults: { reqMode: settings.proxy.defaultReqMode },
+    });
     const certChanges = new CertChanges({ store, served: applier, liveTimeoutMs: settings.distributeTimeoutMs });
     const peers = new PeerDirectory(settings.serviceName, settings.dnsServer, settings.requestTimeoutMs);
     const replicas = new ReplicaClient({ port: settings.listen.port, auth: settings.apiAuth, requestTimeoutMs: settings.requestTimeoutMs });

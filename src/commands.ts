@@ -58,7 +58,13 @@ export async function listRoutes(settings: Settings): Promise<string[]> {
 
 /** The API's write path without an applier: nothing to wait for, checked against `checker`. */
 function changesOn(store: RouteStore, settings: Settings, checker: RouteChecker): RouteChanges {
-  return new RouteChanges({ store, checker, liveTimeoutMs: settings.distributeTimeoutMs, users: settings.users });
+  return new RouteChanges({
+    store,
+    checker,
+    liveTimeoutMs: settings.distributeTimeoutMs,
+    users: settings.users,
+    defaults: { reqMode: settings.proxy.defaultReqMode },
+  });
 }
 
 /** A remove checks nothing (so broken templates never block it): it only leaves a route out. */

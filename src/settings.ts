@@ -3,6 +3,7 @@ import { InvalidSetting } from './errors';
 import type { Credential } from './route/route';
 import { parseUserList, UserSource } from './route/users';
 import { NAME } from './route/values';
+import { flagSetting, loadProxySettings, ProxySettings } from './proxy-settings';
 import { readUserSecrets } from './user-secrets';
 
 /**
@@ -48,6 +49,7 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   def('LISTEN_ADDRESS', '0.0.0.0:8080', 'Where the HTTP API listens (host:port). Peers are called on the same port.'),
   def('BIND_ADDRESS', '*', "The address HAProxy's frontends bind to."),
   def('DEFAULT_PORTS', '80,443:ssl', 'Comma-separated ports of the HTTP frontend (DFP syntax: 80,443:ssl). A :ssl port is bound once a certificate is stored.'),
+  def('BIND_PORTS', '(unset)', 'More ports of the HTTP frontend beside DEFAULT_PORTS (DFP), same syntax, e.g. 8085,8086 or 8443:ssl.'),
   def(
     'DEFAULT_CERT',
     '(unset)',
@@ -117,6 +119,40 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
     'Docker secrets read at start: dfp_users (replaces USERS) and dfp_users_<name> (the users of routes with usersSecret=<name>), ' +
       'user:password separated by commas or lines.',
   ),
+  def(
+    'EXTRA_GLOBAL',
+    '(unset)',
+    'Lines added to the global section, separated by commas (DFP), e.g. "tune.ssl.default-dh-param 2048,maxconn 20000". Checked with haproxy -c at start.',
+  ),
+  def('EXTRA_DEFAULTS', '(unset)', 'Lines added to the defaults section, separated by commas, e.g. "option http-buffer-request".'),
+  def(
+    'EXTRA_FRONTEND',
+    '(unset)',
+    'Lines added to the HTTP frontend, separated by commas, e.g. "http-response set-header Strict-Transport-Security max-age=31536000".',
+  ),
+  def(
+    'CAPTURE_REQUEST_HEADER',
+    '(unset)',
+    'Request headers the access log captures, Header-Name:length separated by commas, e.g. Host:15,X-Forwarded-For:20 (shown in {} in DEBUG lines).',
+  ),
+  def(
+    'CONNECTION_MODE',
+    'http-keep-alive',
+    'HAProxy connection mode of every service: http-keep-alive, http-server-close (the service connection closes after each response) ' +
+      'or httpclose (both sides); forceclose means httpclose.',
+  ),
+  def('SERVICE_DOMAIN_ALGO', 'hdr(host)', 'serviceDomainAlgo of routes that give none, e.g. hdr_dom(host) to match subdomains too.'),
+  def('DEFAULT_REQ_MODE', 'http', 'reqMode stored with routes that give none (http, tcp or sni), e.g. tcp for a proxy of TCP services.'),
+  def('HTTPS_ONLY', 'false', 'true: every http route redirects plain HTTP to HTTPS, as with httpsOnly=true.'),
+  def('DEBUG', 'false', "true: HAProxy's access log, one line per request (HAProxy's httplog and tcplog formats), on the sidecar's stdout."),
+  def('DEBUG_ERRORS_ONLY', 'false', 'true (with DEBUG): log only requests that failed: errors, timeouts, retries, redispatches and 5xx answers.'),
+  def('DEBUG_HTTP_FORMAT', '(unset)', 'HAProxy log-format of HTTP requests (with DEBUG), as written, e.g. %ci\\ %ST\\ %r.'),
+  def('DEBUG_TCP_FORMAT', '(unset)', 'HAProxy log-format of TCP connections (with DEBUG), as written, e.g. %ci\\ %B.'),
+  def(
+    'ERRORFILES_DIR',
+    '(unset)',
+    "A folder of error pages, <code>.http files (a full HTTP response, as DFP's /errorfiles), e.g. 503.http; unset: HAProxy's own pages.",
+  ),
   def('API_USER', '(unset)', 'When API_USER and API_PASS are set, the /v1/ API requires HTTP basic auth.'),
   def('API_PASS', '(unset)', 'Password of the /v1/ API.'),
   def('LOG_LEVEL', 'info', 'Structured JSON logs on stdout: fatal, error, warn, info, debug, trace or silent.'),
@@ -166,6 +202,20 @@ export const CONFIG_SETTINGS: readonly string[] = [
   'USERS',
   'USERS_PASS_ENCRYPTED',
   'SECRETS_DIR',
+  'BIND_PORTS',
+  'EXTRA_GLOBAL',
+  'EXTRA_DEFAULTS',
+  'EXTRA_FRONTEND',
+  'CAPTURE_REQUEST_HEADER',
+  'CONNECTION_MODE',
+  'SERVICE_DOMAIN_ALGO',
+  'DEFAULT_REQ_MODE',
+  'HTTPS_ONLY',
+  'DEBUG',
+  'DEBUG_ERRORS_ONLY',
+  'DEBUG_HTTP_FORMAT',
+  'DEBUG_TCP_FORMAT',
+  'ERRORFILES_DIR',
 ];
 
 /** HAProxy's master CLI socket in STATE_DIR, when the sidecar runs HAProxy itself. */
@@ -223,7 +273,11 @@ export interface Settings {
   readonly listen: HostPort;
   readonly bindAddress: string;
   readonly defaultPorts: readonly FrontendPort[];
+  /** BIND_PORTS: more ports of the HTTP frontend. */
+  readonly bindPorts: readonly FrontendPort[];
   readonly tls: TlsSettings;
+  /** DFP's environment that shapes haproxy.cfg (EXTRA_*, DEBUG, CONNECTION_MODE, ...). */
+  readonly proxy: ProxySettings;
   readonly stateDir: string;
   readonly templatesDir: string;
   readonly haproxyBin: string;
@@ -309,14 +363,27 @@ export function parseConsulAddress(value: string): string {
   return `${url.protocol}//${url.hostname.includes(':') && !url.hostname.startsWith('[') ? `[${url.hostname}]` : url.hostname}:${url.port || defaultPort}`;
 }
 
-function parseDefaultPorts(value: string): FrontendPort[] {
-  return value.split(',').map((item) => {
-    const [portText, option, ...rest] = item.trim().split(':');
-    if (rest.length > 0 || (option !== undefined && option !== 'ssl')) {
-      throw new InvalidSetting('DEFAULT_PORTS', `"${item}" is not PORT or PORT:ssl`);
-    }
-    return { port: port('DEFAULT_PORTS', portText), ssl: option === 'ssl' };
-  });
+function parsePorts(value: string, name = 'DEFAULT_PORTS'): FrontendPort[] {
+  return value
+    .split(',')
+    .filter((item) => item.trim() !== '' || name === 'DEFAULT_PORTS')
+    .map((item) => {
+      const [portText, option, ...rest] = item.trim().split(':');
+      if (rest.length > 0 || (option !== undefined && option !== 'ssl')) {
+        throw new InvalidSetting(name, `"${item}" is not PORT or PORT:ssl`);
+      }
+      return { port: port(name, portText), ssl: option === 'ssl' };
+    });
+}
+
+/** BIND_PORTS beside DEFAULT_PORTS: a port in both would be bound twice. */
+function bindPorts(raw: RawSettings, defaultPorts: readonly FrontendPort[]): FrontendPort[] {
+  const value = text(raw, 'BIND_PORTS');
+  if (value === undefined) return [];
+  const ports = parsePorts(value, 'BIND_PORTS');
+  const twice = ports.find((p) => defaultPorts.some((d) => d.port === p.port));
+  if (twice) throw new InvalidSetting('BIND_PORTS', `port ${twice.port} is already in DEFAULT_PORTS`);
+  return ports;
 }
 
 function credentials(raw: RawSettings, userName: string, passName: string): Credentials | undefined {
@@ -344,17 +411,10 @@ function bindAddress(raw: RawSettings): string {
   return value;
 }
 
-function flag(raw: RawSettings, name: string): boolean {
-  const value = text(raw, name)?.toLowerCase();
-  if (value === undefined || value === 'false' || value === '0') return false;
-  if (value === 'true' || value === '1') return true;
-  throw new InvalidSetting(name, `"${value}" is not true or false`);
-}
-
 /** USERS, or the dfp_users secret that replaces it, and the dfp_users_<name> secrets. */
 function users(raw: RawSettings, secretsDir: string): UserSource {
   const secrets = readUserSecrets(secretsDir);
-  const encrypted = flag(raw, 'USERS_PASS_ENCRYPTED');
+  const encrypted = flagSetting(raw, 'USERS_PASS_ENCRYPTED');
   const usersText = text(raw, 'USERS');
   const listed = secrets.global ?? (usersText === undefined ? [] : parseUsersSetting(usersText));
   const global = listed.map((u): Credential => ({ name: u.name, password: u.password ?? '', encrypted }));
@@ -394,6 +454,7 @@ function tlsSettings(raw: RawSettings, cwd: string): TlsSettings {
 export function loadSettings(raw: RawSettings = process.env, cwd: string = process.cwd()): Settings {
   const secretsDir = path.resolve(cwd, text(raw, 'SECRETS_DIR') ?? '/run/secrets');
   const stateDir = path.resolve(cwd, text(raw, 'STATE_DIR') ?? './state');
+  const defaultPorts = parsePorts(text(raw, 'DEFAULT_PORTS') ?? '80,443:ssl');
   const consul = text(raw, 'CONSUL_ADDRESS');
   const dns = text(raw, 'DNS_SERVER');
   const logLevel = text(raw, 'LOG_LEVEL') ?? 'info';
@@ -416,8 +477,10 @@ export function loadSettings(raw: RawSettings = process.env, cwd: string = proce
     dnsServer: dns ? parseHostPort('DNS_SERVER', dns, 53) : undefined,
     listen: parseHostPort('LISTEN_ADDRESS', text(raw, 'LISTEN_ADDRESS') ?? '0.0.0.0:8080'),
     bindAddress: bindAddress(raw),
-    defaultPorts: parseDefaultPorts(text(raw, 'DEFAULT_PORTS') ?? '80,443:ssl'),
+    defaultPorts,
+    bindPorts: bindPorts(raw, defaultPorts),
     tls: tlsSettings(raw, cwd),
+    proxy: loadProxySettings(raw, cwd),
     stateDir,
     templatesDir: path.resolve(cwd, text(raw, 'TEMPLATES_DIR') ?? DEFAULT_TEMPLATES_DIR),
     haproxyBin: text(raw, 'HAPROXY_BIN') ?? 'haproxy',

@@ -1,6 +1,7 @@
 import { ConfigRejected, NotLive } from '../errors';
 import { parseRoute, parseServiceName } from '../route/params';
 import type { Route, RouteParams } from '../route/route';
+import { RouteDefaults, withDefaults } from '../route/defaults';
 import { NO_USERS, resolveUsers, UserSource } from '../route/users';
 import type { RouteStore } from '../store/route-store';
 import type { RouteChecker, Served, ServedWaiter } from './ports';
@@ -15,6 +16,8 @@ export interface RouteChangesOptions {
   readonly liveTimeoutMs: number;
   /** USERS and the user secrets: a route whose users cannot be found is refused (400). */
   readonly users?: UserSource;
+  /** DEFAULT_REQ_MODE: stored with routes that give no reqMode. */
+  readonly defaults?: RouteDefaults;
 }
 
 export interface ChangeResult {
@@ -34,7 +37,7 @@ export class RouteChanges {
 
   /** Validate and check a route without storing it (the first half of reconfigure). */
   async prepare(input: Readonly<Record<string, unknown>>): Promise<Route> {
-    const route = parseRoute(input);
+    const route = parseRoute(withDefaults(input, this.options.defaults));
     resolveUsers(route, this.options.users ?? NO_USERS);
     try {
       await this.options.checker.checkRoute(route);

@@ -15,9 +15,10 @@ export class OutputTail {
 
   constructor(private readonly logger: Logger) {}
 
-  follow(stream: Readable | null | undefined): void {
+  /** `onLine`: every line goes there instead (the access log), and is not kept. */
+  follow(stream: Readable | null | undefined, onLine?: (line: string) => void): void {
     if (!stream) return;
-    readline.createInterface({ input: stream }).on('line', (line) => this.add(line));
+    readline.createInterface({ input: stream }).on('line', onLine ?? ((line) => this.add(line)));
   }
 
   text(): string {

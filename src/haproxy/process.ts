@@ -19,6 +19,8 @@ export interface ChildHaproxyOptions {
   readonly stopGraceMs?: number;
   /** How long start() and reload() wait for a worker. Default RELOAD_TIMEOUT_MS. */
   readonly readyTimeoutMs?: number;
+  /** Where HAProxy's stdout lines go: its access log (`log stdout`) when DEBUG is on. */
+  readonly accessLog?: (line: string) => void;
 }
 
 const KILL_AFTER_TERM_MS = 2000;
@@ -148,7 +150,7 @@ export class ChildHaproxy implements HaproxyControl {
     this.ready = false;
     this.startedAt = Date.now();
     this.exit = new AbortController();
-    this.tail.follow(child.stdout);
+    this.tail.follow(child.stdout, this.options.accessLog);
     this.tail.follow(child.stderr);
     child.on('exit', (code, signal) => this.exited(child, code, signal));
     child.catch(() => undefined);

@@ -38,6 +38,17 @@ export interface HttpFrontendView {
   readonly defaultBackend: string | false;
   /** Stats on the HTTP frontend when STATS_PORT is not set. */
   readonly stats: StatsView | false;
+  /** EXTRA_FRONTEND lines. */
+  readonly extraLines: readonly string[];
+  /** CAPTURE_REQUEST_HEADER. */
+  readonly captures: readonly { readonly name: string; readonly length: number }[];
+  /** DEBUG: the access log of this frontend. */
+  readonly log: LogView | false;
+}
+
+export interface LogView {
+  /** DEBUG_HTTP_FORMAT or DEBUG_TCP_FORMAT, as written; false: HAProxy's httplog / tcplog. */
+  readonly format: string | false;
 }
 
 export interface TcpFrontendView {
@@ -49,6 +60,7 @@ export interface TcpFrontendView {
   readonly acls: readonly AclView[];
   readonly useBackends: readonly UseBackendView[];
   readonly defaultBackend: string | false;
+  readonly log: LogView | false;
 }
 
 export interface HeaderRuleView {
@@ -116,6 +128,15 @@ export interface StatsView {
 
 export interface ConfigView {
   readonly timeouts: Settings['timeouts'];
+  /** CONNECTION_MODE: the `option` of the defaults section. */
+  readonly connectionMode: string;
+  /** EXTRA_GLOBAL and EXTRA_DEFAULTS lines. */
+  readonly extraGlobal: readonly string[];
+  readonly extraDefaults: readonly string[];
+  /** DEBUG: HAProxy logs to its stdout, which the sidecar passes to its own; errorsOnly: DEBUG_ERRORS_ONLY. */
+  readonly log: { readonly errorsOnly: boolean } | false;
+  /** ERRORFILES_DIR: `errorfile <code> <file>` lines of the defaults section. */
+  readonly errorFiles: readonly { readonly code: number; readonly file: string }[];
   readonly resolvers: readonly { readonly name: string; readonly address: string }[];
   readonly userlists: readonly UserlistView[];
   readonly httpFrontend: HttpFrontendView;
@@ -269,14 +290,20 @@ interface HttpEntry {
   readonly use: UseBackendView;
 }
 
-function httpEntry(placed: Placed, aclNames: UniqueNames, memo: Memo): HttpEntry {
+function httpEntry(placed: Placed, aclNames: UniqueNames, memo: Memo, settings: Settings): HttpEntry {
   const { route, destination: d } = placed;
   const base = aclNames.take(`${placed.overTls ? 'https_' : ''}${route.aclName}${placed.port}${d.index === 0 ? '' : `_${d.index}`}`);
-  return memo.get(route, `http${d.index}`, `${base} ${placed.backend}`, () => buildHttpEntry(placed, base));
+  return memo.get(route, `http${d.index}`, `${base} ${placed.backend}`, () => buildHttpEntry(placed, base, domainAlgoOf(route, settings)));
 }
 
-function buildHttpEntry(placed: Placed, base: string): HttpEntry {
-  const { route, destination: d } = placed;
+/** The route's serviceDomainAlgo, or SERVICE_DOMAIN_ALGO when it gives none. */
+function domainAlgoOf(route: Route, settings: Settings): string {
+  const given = route.params.serviceDomainAlgo !== undefined || route.params.serviceDomainMatchAll !== undefined;
+  return given ? route.serviceDomainAlgo : settings.proxy.serviceDomainAlgo;
+}
+
+function buildHttpEntry(placed: Placed, base: string, domainAlgo: string): HttpEntry {
+  const { destination: d } = placed;
   const acls: AclView[] = [];
   const condition: string[] = [];
   if (d.servicePath.length > 0) {
@@ -288,7 +315,7 @@ function buildHttpEntry(placed: Placed, base: string): HttpEntry {
     condition.push(`!url_exclude_${base}`);
   }
   if (d.serviceDomain.length > 0) {
-    acls.push(...hostAcls(`domain_${base}`, d.serviceDomain, route.serviceDomainAlgo));
+    acls.push(...hostAcls(`domain_${base}`, d.serviceDomain, domainAlgo));
     condition.push(`domain_${base}`);
   }
   d.serviceHeader.forEach((header, i) => {
@@ -377,7 +404,7 @@ function backendView(placed: Placed, settings: Settings, users: ReadonlyMap<Rout
     timeoutTunnel: d.timeoutTunnel ?? false,
     userlist,
     realm: userlist === GLOBAL_USERLIST ? 'defaultRealm' : `${route.serviceName}Realm`,
-    httpsOnly: http && d.httpsOnly,
+    httpsOnly: http && (d.httpsOnly || settings.proxy.httpsOnly),
     httpsLocation: httpsLocation(httpsPortOf(settings)),
     redirectWhenHttpProto: http && d.redirectWhenHttpProto,
     redirectCode: d.httpsRedirectCode ?? 302,
@@ -483,6 +510,7 @@ export function reservedPorts(settings: Settings): Map<number, string> {
   const ports = new Map<number, string>();
   ports.set(settings.listen.port, 'the API (LISTEN_ADDRESS)');
   for (const p of settings.defaultPorts) ports.set(p.port, 'the HTTP frontend (DEFAULT_PORTS)');
+  for (const p of settings.bindPorts) ports.set(p.port, 'the HTTP frontend (BIND_PORTS)');
   if (settings.stats?.port !== undefined) ports.set(settings.stats.port, 'the stats frontend (STATS_PORT)');
   return ports;
 }
@@ -551,6 +579,7 @@ function tcpFrontendView(port: number, group: TcpGroup, settings: Settings, aclN
       acls: [],
       useBackends: [],
       defaultBackend: group.members[0].backend,
+      log: logView(settings, 'tcp'),
     };
   }
   // Several tcp services with domains, or sni services: the TLS server name picks the service.
@@ -575,7 +604,16 @@ function tcpFrontendView(port: number, group: TcpGroup, settings: Settings, aclN
     acls,
     useBackends,
     defaultBackend,
+    log: logView(settings, 'tcp'),
   };
+}
+
+/** The access log of a frontend when DEBUG is on. */
+function logView(settings: Settings, kind: 'http' | 'tcp'): LogView | false {
+  const debug = settings.proxy.debug;
+  if (!debug) return false;
+  const format = kind === 'http' ? debug.httpFormat : debug.tcpFormat;
+  return { format: format ?? false };
 }
 
 /** An `:ssl` bind: SNI picks from the crt-list, the default certificate answers the rest; HTTP/2 by ALPN. */
@@ -592,39 +630,52 @@ interface HttpFrontendPlan {
   readonly binds: readonly string[];
   readonly skippedSslPorts: readonly number[];
   readonly stats: StatsView | false;
+  /** EXTRA_FRONTEND lines: the main frontend's only. */
+  readonly extraLines: readonly string[];
 }
 
-function httpFrontendView(http: readonly Placed[], plan: HttpFrontendPlan, memo: Memo): HttpFrontendView {
+function httpFrontendView(http: readonly Placed[], plan: HttpFrontendPlan, settings: Settings, memo: Memo): HttpFrontendView {
   const aclNames = new UniqueNames();
   const acls: AclView[] = [];
   const useBackends: UseBackendView[] = [];
   // The rank is computed once per destination, not once per comparison: 10,000 routes sort fast.
   const ranked = http.map((placed): Ranked => ({ placed, rank: httpRank(placed.destination) })).sort(compareHttp);
   for (const { placed } of ranked) {
-    const entry = httpEntry(placed, aclNames, memo);
+    const entry = httpEntry(placed, aclNames, memo, settings);
     acls.push(...entry.acls);
     useBackends.push(entry.use);
   }
   const defaultRoute = http.find((p) => p.route.isDefaultBackend && !p.overTls);
-  return { ...plan, redirects: redirectRules(http), acls, useBackends, defaultBackend: defaultRoute ? defaultRoute.backend : false };
+  return {
+    ...plan,
+    redirects: redirectRules(http),
+    acls,
+    useBackends,
+    defaultBackend: defaultRoute ? defaultRoute.backend : false,
+    captures: settings.proxy.captureRequestHeaders,
+    log: logView(settings, 'http'),
+  };
 }
 
 function mainFrontendView(http: readonly Placed[], settings: Settings, stats: StatsView | false, tls: TlsFiles | false, memo: Memo): HttpFrontendView {
+  const frontendPorts = [...settings.defaultPorts, ...settings.bindPorts];
   return httpFrontendView(
     http,
     {
       name: 'services',
-      binds: settings.defaultPorts.map((p) => (!p.ssl ? bindOf(settings, p.port) : tls ? sslBindOf(settings, p.port, tls) : '')).filter((bind) => bind !== ''),
-      skippedSslPorts: tls ? [] : settings.defaultPorts.filter((p) => p.ssl).map((p) => p.port),
+      binds: frontendPorts.map((p) => (!p.ssl ? bindOf(settings, p.port) : tls ? sslBindOf(settings, p.port, tls) : '')).filter((bind) => bind !== ''),
+      skippedSslPorts: tls ? [] : frontendPorts.filter((p) => p.ssl).map((p) => p.port),
       stats: stats && stats.bind === false ? stats : false,
+      extraLines: settings.proxy.extraFrontend,
     },
+    settings,
     memo,
   );
 }
 
 /** http destinations with a srcPort are entered on that port (DFP's meaning): a frontend of its own per port. */
 function portFrontendView(port: number, members: readonly Placed[], settings: Settings, memo: Memo): HttpFrontendView {
-  return httpFrontendView(members, { name: `http_${port}`, binds: [bindOf(settings, port)], skippedSslPorts: [], stats: false }, memo);
+  return httpFrontendView(members, { name: `http_${port}`, binds: [bindOf(settings, port)], skippedSslPorts: [], stats: false, extraLines: [] }, settings, memo);
 }
 
 /** The store has one route per serviceName; a caller's list might not, and names must not repeat. */
@@ -675,6 +726,11 @@ export function buildView(routes: readonly Route[], settings: Settings, tls: Tls
   return {
     view: {
       timeouts: settings.timeouts,
+      connectionMode: settings.proxy.connectionMode,
+      extraGlobal: settings.proxy.extraGlobal,
+      extraDefaults: settings.proxy.extraDefaults,
+      log: settings.proxy.debug ? { errorsOnly: settings.proxy.debug.errorsOnly } : false,
+      errorFiles: settings.proxy.errorFiles,
       resolvers: settings.haproxyResolvers.map((r, i) => ({ name: `dns${i}`, address: `${r.host}:${r.port}` })),
       userlists: [...globalList, ...routeUserlists(authRoutes, memo)],
       httpFrontend: mainFrontendView(http, settings, stats, tls, memo),
