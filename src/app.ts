@@ -22,6 +22,8 @@ import { RuntimeApi } from './haproxy/runtime-api';
 import { createLogger, Logger } from './logger';
 import { Metrics } from './metrics';
 import { loadTemplates, watchTemplates } from './render';
+import type { EnvRoute } from './env-routes';
+import { InvalidSetting, NotLive, SidecarError, StoreUnavailable } from './errors';
 import { checkProxySettings } from './proxy-settings-check';
 import { checkServeSettings, Settings } from './settings';
 import { createStore } from './store';
@@ -85,6 +87,7 @@ export class Sidecar {
       defaults: { reqMode: settings.proxy.defaultReqMode },
     });
     const certChanges = new CertChanges({ store, served: applier, liveTimeoutMs: settings.distributeTimeoutMs });
+    const stopEnvRoutes = await storeEnvRoutes(settings.envRoutes, changes, logger);
     const peers = new PeerDirectory(settings.serviceName, settings.dnsServer, settings.requestTimeoutMs);
     const replicas = new ReplicaClient({ port: settings.listen.port, auth: settings.apiAuth, requestTimeoutMs: settings.requestTimeoutMs });
     const distributor = new Distributor({ settings, changes, certs: certChanges, peers, replicas });
@@ -117,6 +120,7 @@ export class Sidecar {
       ready: () => readinessOf(healthSources),
       logger,
       dashboard,
+      haproxyStats: () => runtimeApi.allStats(),
     });
     const server = await listen(app, settings);
     const address = server.address() as AddressInfo;
@@ -129,6 +133,7 @@ export class Sidecar {
       'sidecar started',
     );
     const stopWatches = async () => {
+      stopEnvRoutes();
       storeWatch.stop();
       await templateWatch.close();
     };
@@ -146,6 +151,47 @@ export class Sidecar {
     await this.store.close();
     this.logger.info('stopped');
   }
+}
+
+const ENV_ROUTE_RETRY_MS = 5000;
+
+/**
+ * DFP_SERVICE_* routes go through the API's write path before the API answers: a route HAProxy or
+ * the users check refuses stops the start naming its variables (exit 2). A store that cannot take
+ * them yet is retried in the background: a store outage never stops the sidecar. Returns what
+ * ends the retries.
+ */
+async function storeEnvRoutes(routes: readonly EnvRoute[], changes: RouteChanges, logger: Logger): Promise<() => void> {
+  const timers = new Set<NodeJS.Timeout>();
+  let stopped = false;
+  const store = async (route: EnvRoute): Promise<void> => {
+    try {
+      await changes.reconfigure(route.params);
+      logger.info({ serviceName: route.params.serviceName, variables: `${route.variable}_*` }, 'route from the environment stored');
+    } catch (error) {
+      if (error instanceof NotLive) {
+        logger.warn({ serviceName: route.params.serviceName, err: error.message }, 'route from the environment stored, not served yet');
+        return;
+      }
+      if (error instanceof StoreUnavailable) {
+        logger.warn({ serviceName: route.params.serviceName, err: error.message }, 'route from the environment not stored yet; retrying');
+        if (stopped) return;
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          void store(route);
+        }, ENV_ROUTE_RETRY_MS);
+        timers.add(timer);
+        return;
+      }
+      if (error instanceof SidecarError) throw new InvalidSetting(`${route.variable}_*`, error.message);
+      throw error;
+    }
+  };
+  for (const route of routes) await store(route);
+  return () => {
+    stopped = true;
+    for (const timer of timers) clearTimeout(timer);
+  };
 }
 
 /** Say in the log when `:ssl` ports of DEFAULT_PORTS stay unbound for want of a certificate, and when they are bound. */

@@ -3,6 +3,7 @@ import { InvalidSetting } from './errors';
 import type { Credential } from './route/route';
 import { parseUserList, UserSource } from './route/users';
 import { NAME } from './route/values';
+import { EnvRoute, envRoutes } from './env-routes';
 import { flagSetting, loadProxySettings, ProxySettings } from './proxy-settings';
 import { readUserSecrets } from './user-secrets';
 
@@ -287,6 +288,8 @@ export interface Settings {
   readonly timeouts: Timeouts;
   readonly stats?: StatsSettings;
   readonly apiAuth?: Credentials;
+  /** DFP_SERVICE_* variables: routes stored at start. */
+  readonly envRoutes: readonly EnvRoute[];
   /** USERS, SECRETS_DIR's user files: basic auth of the HTTP services. */
   readonly users: UserSource;
   readonly secretsDir: string;
@@ -499,6 +502,7 @@ export function loadSettings(raw: RawSettings = process.env, cwd: string = proce
     },
     stats: stats(raw),
     apiAuth: credentials(raw, 'API_USER', 'API_PASS'),
+    envRoutes: envRoutes(raw),
     users: users(raw, secretsDir),
     secretsDir,
     logLevel,

@@ -1,6 +1,6 @@
 import type { CertChanges } from '../changes/cert-changes';
 import type { RouteChanges } from '../changes/route-changes';
-import { InvalidParameter } from '../errors';
+import { InvalidParameter, PeersUnavailable } from '../errors';
 import type { Settings } from '../settings';
 import type { PeerDirectory } from './peers';
 import { laggingSummary, ReplicaClient, ReplicaResult } from './replicas';
@@ -95,6 +95,25 @@ export class Distributor {
     return { ...this.result(`certificate ${name} removed`, name, removed.index, await this.awaitAll(addresses, removed.index, deadline)), key: 'certName' };
   }
 
+  /**
+   * Every replica's statistics CSV (each asked with distribute=false), as one CSV: the header
+   * once, then every replica's lines. A replica that does not answer fails the whole (PeersUnavailable naming it).
+   */
+  async metrics(): Promise<string> {
+    const deadline = this.deadline();
+    const addresses = await this.options.peers.lookup(deadline);
+    const timeoutMs = remaining(deadline);
+    const answers = await Promise.all(
+      addresses.map(async (address) => ({
+        address,
+        answer: await this.options.replicas.fetchText(address, `${API_BASE}/metrics`, { distribute: 'false' }, timeoutMs),
+      })),
+    );
+    const missing = answers.flatMap(({ address, answer }) => ('error' in answer ? [`${address} (${answer.error})`] : []));
+    if (missing.length > 0) throw new PeersUnavailable(`metrics: not every replica answered; missing: ${missing.join(', ')}`);
+    return joinCsv(answers.map(({ answer }) => ('text' in answer ? answer.text : '')));
+  }
+
   private async sharedPeers(deadline: number): Promise<readonly string[]> {
     if (!this.sharedStore)
       throw new InvalidParameter(
@@ -118,6 +137,14 @@ export class Distributor {
   private async awaitAll(addresses: readonly string[], index: number, deadline: number, serviceName?: string): Promise<ReplicaResult[]> {
     return Promise.all(addresses.map((address) => this.options.replicas.awaitApplied(address, index, serviceName, deadline)));
   }
+}
+
+/** CSV texts with the same header -> one CSV with the header once. */
+function joinCsv(texts: readonly string[]): string {
+  const lines = texts.flatMap((text) => text.split('\n').filter((line) => line !== ''));
+  const header = lines.find((line) => line.startsWith('# '));
+  const rows = lines.filter((line) => !line.startsWith('# '));
+  return [header ?? '', ...rows, ''].join('\n');
 }
 
 /** Milliseconds left until `deadline`, at least 1 (a wait of 0 would mean "no wait" to some callees). */

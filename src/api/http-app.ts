@@ -30,6 +30,8 @@ export interface ApiOptions {
   readonly ready: () => HealthReport;
   readonly logger: Logger;
   readonly dashboard: DashboardOptions;
+  /** HAProxy's statistics CSV of this replica (the Runtime API's `show stat`). */
+  readonly haproxyStats: () => Promise<string>;
 }
 
 type Params = Readonly<Record<string, unknown>>;
@@ -75,7 +77,7 @@ function bodyParserError(error: unknown): { status: number; message: string } | 
 
 /** The express application: Docker Flow Proxy's endpoints, /metrics and /healthz. */
 export function createHttpApp(options: ApiOptions): express.Express {
-  const { settings, changes, certs, distributor, applier, store, metrics, health, ready, logger, dashboard } = options;
+  const { settings, changes, certs, distributor, applier, store, metrics, health, ready, logger, dashboard, haproxyStats } = options;
   const madeHere = (serviceName: string, index: number) => dashboard.changeLog.attribute(serviceName, index, 'API');
   const app = express();
   app.disable('x-powered-by');
@@ -187,6 +189,12 @@ export function createHttpApp(options: ApiOptions): express.Express {
         invalid: state.invalid,
       });
     res.type('text/plain').send(redactConfig(state.config));
+  });
+
+  // DFP's metrics: HAProxy's statistics CSV; distribute=true gathers every replica's lines.
+  app.get(`${BASE}/metrics`, async (req, res) => {
+    const csv = flagParam(requestParams(req), 'distribute') ? await distributor.metrics() : await haproxyStats();
+    res.type('text/csv').send(csv);
   });
 
   // Asked by the replica that took a distribute=true change: "do you serve store index N yet?"

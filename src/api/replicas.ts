@@ -61,6 +61,18 @@ export class ReplicaClient {
     return { status: response.status, body };
   }
 
+  /** A GET whose answer is text (e.g. the metrics CSV): the text, or why there is none. */
+  async fetchText(address: string, path: string, query: Readonly<Record<string, string>>, timeoutMs: number): Promise<{ text: string } | { error: string }> {
+    try {
+      const response = await fetch(this.url(address, path, query), { headers: this.headers(), signal: AbortSignal.timeout(timeoutMs) });
+      const text = await response.text();
+      if (response.status === 200) return { text };
+      return { error: `HTTP ${response.status}: ${text.slice(0, 200)}` };
+    } catch (error) {
+      return { error: `unreachable: ${reasonOf(error)}` };
+    }
+  }
+
   /** Forward a request to one replica and report its answer. */
   async forward(address: string, path: string, query: Readonly<Record<string, string>>, timeoutMs: number): Promise<ReplicaResult> {
     try {

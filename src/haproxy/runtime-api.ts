@@ -25,6 +25,13 @@ export class RuntimeApi {
     this.cli = new MasterCli(masterSocket, timeoutMs);
   }
 
+  /** All of HAProxy's statistics as CSV (`show stat`): one line per frontend, backend and server, a `# ` header first (DFP's metrics). */
+  async allStats(): Promise<string> {
+    const answer = await this.send('show stat');
+    if (!answer.startsWith('# ')) throw refused('show stat', answer);
+    return answer.endsWith('\n') ? answer : `${answer}\n`;
+  }
+
   /** Certificate files the worker has loaded (`show ssl cert`). */
   async certificates(): Promise<string[]> {
     const answer = await this.send('show ssl cert');
