@@ -66,7 +66,14 @@ describe('USERS: basic auth in front of every service', () => {
         route('own', { users: 'alice:alice-pw' }),
         route('borrowed', { users: 'admin' }),
         route('public', { ignoreAuthorization: 'true' }),
-        { ...route('mixed'), 'port.1': String(backend.port), 'servicePath.1': '/open-part', 'ignoreAuthorization.1': 'true' },
+        {
+          ...route('mixed'),
+          'port.1': String(backend.port),
+          'servicePath.1': '/mixed',
+          'port.2': String(backend.port),
+          'servicePath.2': '/open-part',
+          'ignoreAuthorization.2': 'true',
+        },
       ],
       { USERS: 'admin:s3cret,ops:ops-pw' },
     );

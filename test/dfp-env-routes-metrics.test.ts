@@ -38,13 +38,13 @@ describe('DFP_SERVICE_* routes', () => {
         DFP_SERVICE_1_SERVICE_PATH: '/demo',
         DFP_SERVICE_1_PORT: String(goDemo.port),
         DFP_SERVICE_1_OUTBOUND_HOSTNAME: '127.0.0.1',
-        // The unnumbered service, with a second destination (PORT_1 -> port.1) and its own users.
+        // The unnumbered service, with two destinations (PORT_1 -> port.1) and its own users.
         DFP_SERVICE_SERVICE_NAME: 'api',
-        DFP_SERVICE_SERVICE_PATH: '/api',
-        DFP_SERVICE_PORT: String(api.port),
         DFP_SERVICE_OUTBOUND_HOSTNAME: '127.0.0.1',
-        DFP_SERVICE_PORT_1: String(goDemo.port),
-        DFP_SERVICE_SERVICE_PATH_1: '/legacy',
+        DFP_SERVICE_PORT_1: String(api.port),
+        DFP_SERVICE_SERVICE_PATH_1: '/api',
+        DFP_SERVICE_PORT_2: String(goDemo.port),
+        DFP_SERVICE_SERVICE_PATH_2: '/legacy',
         DFP_SERVICE_USERS: 'alice:wonder',
       },
     });
