@@ -675,7 +675,12 @@ function mainFrontendView(http: readonly Placed[], settings: Settings, stats: St
 
 /** http destinations with a srcPort are entered on that port (DFP's meaning): a frontend of its own per port. */
 function portFrontendView(port: number, members: readonly Placed[], settings: Settings, memo: Memo): HttpFrontendView {
-  return httpFrontendView(members, { name: `http_${port}`, binds: [bindOf(settings, port)], skippedSslPorts: [], stats: false, extraLines: [] }, settings, memo);
+  return httpFrontendView(
+    members,
+    { name: `http_${port}`, binds: [bindOf(settings, port)], skippedSslPorts: [], stats: false, extraLines: [] },
+    settings,
+    memo,
+  );
 }
 
 /** The store has one route per serviceName; a caller's list might not, and names must not repeat. */
