@@ -37,6 +37,13 @@ describe('parseCertificate', () => {
     expect(days).toBeLessThanOrEqual(30);
   });
 
+  it('accepts a certificate with an empty subject, as ACME CAs issue them (the names are in subjectAltName)', () => {
+    const issued = issueCert(ca, ['nocn.example.com'], { commonName: '' });
+    const cert = parseCertificate('nocn', issued.pem, { rejectExpired: true });
+    expect(cert.info.subject).toBe('');
+    expect(cert.info.sans).toEqual(['DNS:nocn.example.com']);
+  });
+
   it('puts the key after the chain whatever order the PEM had, keeping the leaf first', () => {
     const issued = issueCert(ca, ['order.example.com']);
     const cert = parseCertificate('order', `${issued.key}${issued.cert}${ca.cert}`, { rejectExpired: true });

@@ -119,7 +119,8 @@ function readKey(block: string): KeyObject {
 function describe(name: string, leaf: X509Certificate): CertificateInfo {
   return {
     name,
-    subject: oneLine(leaf.subject),
+    // Node gives no subject at all for an empty one, which ACME CAs issue (the names are in subjectAltName).
+    subject: oneLine(leaf.subject ?? ''),
     issuer: oneLine(leaf.issuer),
     sans: (leaf.subjectAltName ?? '')
       .split(',')

@@ -3,6 +3,7 @@ import { X509Certificate } from 'crypto';
 import * as fs from 'fs';
 import * as http2 from 'http2';
 import * as https from 'https';
+import * as net from 'net';
 import * as path from 'path';
 import * as tls from 'tls';
 import { tempDir } from './tmp';
@@ -35,7 +36,7 @@ export interface TestCert {
 export interface IssueOptions {
   /** Days from now until notAfter; negative makes an expired certificate. Default 30. */
   readonly days?: number;
-  /** Common name; default the first DNS name. */
+  /** Common name; default the first DNS name; '' for an empty subject (as ACME CAs issue now). */
   readonly commonName?: string;
 }
 
@@ -60,13 +61,13 @@ export function createCa(name = 'haproxy-sidecar test CA'): TestCa {
   return { name, cert: fs.readFileSync(certPath, 'utf8'), certPath, keyPath };
 }
 
-/** A leaf certificate for `names` (subjectAltName DNS entries), signed by `ca`. */
+/** A leaf certificate for `names` (subjectAltName DNS entries; IP entries for addresses), signed by `ca`. */
 export function issueCert(ca: TestCa, names: readonly string[], options: IssueOptions = {}): TestCert {
   const dir = tempDir('test-cert-');
   const keyPath = newKey(dir, 'leaf.key');
   const commonName = options.commonName ?? names[0];
-  openssl(['req', '-new', '-key', keyPath, '-out', 'leaf.csr', '-subj', `/CN=${commonName}`], dir);
-  fs.writeFileSync(path.join(dir, 'leaf.ext'), `subjectAltName=${names.map((name) => `DNS:${name}`).join(',')}\n`);
+  openssl(['req', '-new', '-key', keyPath, '-out', 'leaf.csr', '-subj', commonName === '' ? '/' : `/CN=${commonName}`], dir);
+  fs.writeFileSync(path.join(dir, 'leaf.ext'), `subjectAltName=${names.map((name) => (net.isIP(name) ? `IP:${name}` : `DNS:${name}`)).join(',')}\n`);
   serial += 1;
   const serialHex = `${Date.now().toString(16)}${serial.toString(16).padStart(4, '0')}`;
   // `-days -1` is accepted and makes notAfter lie before notBefore: an expired certificate.
@@ -107,6 +108,8 @@ export function mismatchedPem(ca: TestCa, names: readonly string[]): string {
 export interface Presented {
   /** Common name of the certificate the server presented. */
   readonly commonName: string;
+  /** Its subjectAltName, e.g. `DNS:a.test, DNS:b.test` ('' when none). */
+  readonly altNames: string;
   readonly fingerprint: string;
   readonly alpn: string | false;
   readonly authorized: boolean;
@@ -143,6 +146,7 @@ export function handshake(options: HandshakeOptions): Promise<Presented> {
       const peer = socket.getPeerCertificate();
       const result: Presented = {
         commonName: String(peer.subject?.CN ?? ''),
+        altNames: peer.subjectaltname ?? '',
         fingerprint: peer.fingerprint256,
         alpn: socket.alpnProtocol ?? false,
         authorized: socket.authorized,
