@@ -9,6 +9,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="$ROOT/.cache"
 LOGS="$CACHE/logs"
 CONSUL_BIN="$CACHE/bin/consul"
+PEBBLE_BIN="$CACHE/bin/pebble"
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -138,4 +139,38 @@ build_consul() {
 ensure_consul() {
   consul_is_current && return 0
   locked consul build_consul
+}
+
+pebble_is_current() {
+  [ -x "$PEBBLE_BIN" ] &&
+    ! [ "$ROOT/tools/pebble/go.mod" -nt "$PEBBLE_BIN" ] &&
+    ! [ "$ROOT/tools/pebble/go.sum" -nt "$PEBBLE_BIN" ]
+}
+
+build_pebble() {
+  pebble_is_current && return 0
+  if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+    PATH="/usr/local/go/bin:$PATH"
+  fi
+  if ! command -v go >/dev/null 2>&1; then
+    say "Go is needed to build Pebble for the tests, and is not on PATH (nor in /usr/local/go)"
+    exit 1
+  fi
+  local version
+  version="$(sed -n 's/^[[:space:]]*github.com\/letsencrypt\/pebble\/v2 \(v[^ ]*\).*/\1/p' "$ROOT/tools/pebble/go.mod")"
+  say "building Pebble ${version:-(version not found in go.mod)} from Go modules"
+  local started=$SECONDS
+  mkdir -p "$CACHE/bin"
+  # Pebble (Let's Encrypt's test CA) built from the pinned Go modules (tools/pebble/go.mod).
+  (cd "$ROOT/tools/pebble" &&
+    quietly pebble-build env GOTOOLCHAIN=local CGO_ENABLED=0 \
+      go build -trimpath -o "$PEBBLE_BIN" github.com/letsencrypt/pebble/v2/cmd/pebble)
+  say "Pebble built in $((SECONDS - started)) s"
+}
+
+# ensure_pebble: build Pebble (the ACME test CA) of tools/pebble into .cache/bin/pebble when it is
+# missing (or older than tools/pebble/go.mod / go.sum).
+ensure_pebble() {
+  pebble_is_current && return 0
+  locked pebble build_pebble
 }
