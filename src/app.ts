@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
 import type { AddressInfo } from 'net';
+import { AcmeManager, createAcmeManager, createChallengeMap } from './acme';
 import { answerClientErrorsWithJson } from './api/client-errors';
 import { createHttpApp } from './api/http-app';
 import { Distributor } from './api/distribute';
@@ -42,6 +43,7 @@ export class Sidecar {
     private readonly applier: Applier,
     private readonly server: http.Server,
     private readonly stopWatches: () => Promise<void>,
+    private readonly acme?: AcmeManager,
   ) {}
 
   static async start(settings: Settings, logger: Logger): Promise<Sidecar> {
@@ -51,14 +53,22 @@ export class Sidecar {
     const store = createStore(settings, logger, 'API');
     const haproxy = createHaproxyControl(settings, logger);
     const certs = applierCerts(settings.stateDir, haproxy.masterSocket, logger, settings.tls.defaultCert);
-    const applier = new Applier({ settings, haproxy, logger, certs, render: (routes, tls) => templates.renderWithProblems(routes, settings, tls) });
+    const challenges = settings.acme ? createChallengeMap(settings.stateDir, haproxy.masterSocket, logger) : undefined;
+    const applier = new Applier({
+      settings,
+      haproxy,
+      logger,
+      certs,
+      challenges,
+      render: (routes, tls) => templates.renderWithProblems(routes, settings, tls),
+    });
     applier.onReport(sslPortsNotice(settings, applier, logger));
     const applied = () => applier.state();
     const history = new ReloadHistory();
     applier.onReport(history.onReport);
     haproxy.onExit?.(history.onExit);
     const changeLog = new ChangeLog();
-    const metrics = new Metrics({ storeHealth: () => store.health(), applied, checkCache: () => applier.checkCacheCounts() });
+    const metrics = new Metrics({ storeHealth: () => store.health(), applied, checkCache: () => applier.checkCacheCounts(), acme: () => acme?.status() });
     applier.onReport((report) => metrics.observe(report));
     await applier.start();
     if (settings.tls.certsDir) await importCertsDir(settings.tls.certsDir, new CertChanges({ store, liveTimeoutMs: settings.distributeTimeoutMs }), logger);
@@ -91,11 +101,30 @@ export class Sidecar {
     const peers = new PeerDirectory(settings.serviceName, settings.dnsServer, settings.requestTimeoutMs);
     const replicas = new ReplicaClient({ port: settings.listen.port, auth: settings.apiAuth, requestTimeoutMs: settings.requestTimeoutMs });
     const distributor = new Distributor({ settings, changes, certs: certChanges, peers, replicas });
+    const acme = settings.acme
+      ? createAcmeManager({
+          settings: settings.acme,
+          store,
+          listen: settings.listen,
+          logger,
+          awaitServed: async (index) => {
+            await applier.waitForIndex(index, settings.distributeTimeoutMs).catch(() => undefined);
+            try {
+              const behind = (await distributor.awaitServed(index)).filter((replica) => replica.status === 'NOK');
+              if (behind.length > 0) logger.warn({ replicas: behind }, 'ACME challenge not served by every replica yet; asking the CA anyway');
+            } catch (error) {
+              logger.warn({ err: (error as Error).message }, 'cannot tell whether the other replicas serve the ACME challenge; asking the CA anyway');
+            }
+          },
+        })
+      : undefined;
+    if (acme) applier.onReport(() => acme.update(applier.state().routes, applier.state().certs ?? []));
     const healthSources: HealthSources = {
       haproxyAlive: () => haproxy.responsive(HAPROXY_ANSWER_MS),
       store: () => store.health(),
       applied,
       progress: () => applier.progress(),
+      acme: acme && (() => acme.status()),
     };
     const runtimeApi = new RuntimeApi(haproxy.masterSocket, STATS_TIMEOUT_MS);
     const reporter = new ReplicaReporter({
@@ -137,7 +166,7 @@ export class Sidecar {
       storeWatch.stop();
       await templateWatch.close();
     };
-    return new Sidecar(logger, store, applier, server, stopWatches);
+    return new Sidecar(logger, store, applier, server, stopWatches, acme);
   }
 
   async stop(): Promise<void> {
@@ -147,6 +176,7 @@ export class Sidecar {
       this.server.closeAllConnections();
     });
     await this.stopWatches();
+    this.acme?.stop();
     await this.applier.stop();
     await this.store.close();
     this.logger.info('stopped');

@@ -1,4 +1,6 @@
 import * as fs from 'fs';
+import * as path from 'path';
+import { challengeMapFile } from './acme/paths';
 import { CertChanges, RouteChanges, RouteChecker, StoredRoutesChecker } from './changes';
 import { checkConfigText } from './haproxy/check';
 import { ignoredParameters } from './route/ignored';
@@ -38,8 +40,15 @@ export async function renderCurrent(settings: Settings): Promise<string> {
 
 export async function validateCurrent(settings: Settings): Promise<string> {
   const config = await renderCurrent(settings);
+  // With ACME on, the config names the challenge map, which `serve` creates; HAProxy refuses a missing one.
+  if (settings.acme) await ensureFile(challengeMapFile(settings.stateDir));
   await checkConfigText(settings.haproxyBin, config);
   return 'configuration is valid';
+}
+
+async function ensureFile(file: string): Promise<void> {
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  await fs.promises.writeFile(file, '', { flag: 'a' });
 }
 
 function describeRoute(params: RouteParams): string {

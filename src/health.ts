@@ -1,3 +1,4 @@
+import type { AcmeStatus } from './acme/acme-manager';
 import type { AppliedState, ApplyProgress } from './applier/applied-state';
 import { secondsToExpiry } from './certs/certificate';
 import type { StoreHealth } from './store/route-store';
@@ -16,6 +17,8 @@ export interface HealthSources {
   readonly store: () => StoreHealth;
   readonly applied: () => AppliedState;
   readonly progress: () => ApplyProgress;
+  /** Automatic certificates, when ACME is on. */
+  readonly acme?: () => AcmeStatus;
 }
 
 /**
@@ -42,6 +45,7 @@ export async function livenessOf(sources: HealthSources): Promise<HealthReport> 
     store: sources.store(),
     applied: { index: state.index, routes: state.routes.length, invalid: state.invalid },
     certs: certHealth(state),
+    ...(sources.acme ? { acme: sources.acme() } : {}),
   };
   if (!alive) return { ok: false, message: 'HAProxy is not serving: its master does not run or does not answer', details };
   const invalidNote = state.invalid.length > 0 ? `; ${state.invalid.length} invalid routes left out` : '';
@@ -51,7 +55,8 @@ export async function livenessOf(sources: HealthSources): Promise<HealthReport> 
       ? `; degraded: certificates expiring within ${EXPIRY_WARNING_DAYS} days: ${expiring.map((c) => `${c.name} (${c.notAfter})`).join(', ')}`
       : '';
   const invalidCertNote = details.certs.invalid.length > 0 ? `; ${details.certs.invalid.length} invalid certificates left out` : '';
-  return { ok: true, message: `serving ${state.routes.length} routes${invalidNote}${expiryNote}${invalidCertNote}`, details };
+  const message = `serving ${state.routes.length} routes${invalidNote}${expiryNote}${invalidCertNote}${acmeNote(details.acme)}`;
+  return { ok: true, message, details };
 }
 
 /**
@@ -68,6 +73,16 @@ export function readinessOf(sources: Pick<HealthSources, 'store' | 'applied' | '
   if (!progress.appliedOnce) return { ok: false, message: 'no store snapshot applied yet', details };
   if (state.index < progress.storeIndex) return { ok: false, message: `store index ${progress.storeIndex} is not applied yet (live: ${state.index})`, details };
   return { ok: true, message: `store index ${state.index} applied`, details };
+}
+
+/**
+ * Failing ACME orders degrade a replica but do not make it unhealthy: it still serves every
+ * route, and the certificates it has until they expire (which the expiry note reports).
+ */
+function acmeNote(acme: AcmeStatus | undefined): string {
+  const failing = (acme?.certs ?? []).filter((cert) => cert.failures > 0);
+  if (failing.length === 0) return '';
+  return `; degraded: ACME orders failing: ${failing.map((c) => `${c.certName} (${c.failures} failures, last: ${c.lastError ?? 'unknown'})`).join(', ')}`;
 }
 
 function certHealth(state: AppliedState) {

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AcmeStatus } from './acme/acme-manager';
 import type { AppliedState, ApplyReport } from './applier/applied-state';
 import { secondsToExpiry } from './certs/certificate';
 import type { CheckCacheCounts } from './applier/checked-configs';
@@ -9,6 +10,8 @@ export interface MetricsSources {
   readonly storeHealth: () => StoreHealth;
   readonly applied: () => AppliedState;
   readonly checkCache: () => CheckCacheCounts;
+  /** Automatic certificates; undefined (or returning undefined) when ACME is off. */
+  readonly acme?: () => AcmeStatus | undefined;
 }
 
 const PREFIX = 'haproxy_sidecar_';
@@ -48,6 +51,32 @@ export class Metrics {
       registers,
     });
     this.stateGauges(sources, registers);
+    this.acmeMetrics(sources, registers);
+  }
+
+  private acmeMetrics(sources: MetricsSources, registers: Registry[]): void {
+    new Counter({
+      name: `${PREFIX}acme_orders_total`,
+      help: 'ACME orders this replica completed (issued) or that failed (failed), since start.',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const status = sources.acme?.();
+        this.reset();
+        this.inc({ outcome: 'issued' }, status?.issued ?? 0);
+        this.inc({ outcome: 'failed' }, status?.failed ?? 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}acme_cert_failures`,
+      help: 'Failed ACME attempts since the last success, per automatic certificate (0: fine).',
+      labelNames: ['cert'],
+      registers,
+      collect() {
+        this.reset();
+        for (const cert of sources.acme?.()?.certs ?? []) this.set({ cert: cert.certName }, cert.failures);
+      },
+    });
   }
 
   private stateGauges(sources: MetricsSources, registers: Registry[]): void {

@@ -20,6 +20,9 @@ export interface SettingDefinition {
   readonly description: string;
 }
 
+/** Let's Encrypt's production directory: the CA automatic certificates come from unless ACME_DIRECTORY_URL says otherwise. */
+export const LETSENCRYPT_PRODUCTION = 'https://acme-v02.api.letsencrypt.org/directory';
+
 /** Mozilla's "intermediate" TLS 1.2 ciphers: forward secrecy and AEAD only. */
 const DEFAULT_CIPHERS = [
   'ECDHE-ECDSA-AES128-GCM-SHA256',
@@ -173,6 +176,14 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
     'How long reconfigure and remove wait for this replica (with distribute=true: every replica) to serve a stored change before answering 500.',
   ),
   def('REQUEST_TIMEOUT_MS', '5000', 'Timeout of one request to Consul (blocking watch queries add their wait) or to a peer.'),
+  def(
+    'ACME_EMAIL',
+    '(unset)',
+    'Contact e-mail of the ACME account. Setting it turns automatic certificates on: routes with letsencrypt=true get a certificate for their serviceDomains.',
+  ),
+  def('ACME_DIRECTORY_URL', LETSENCRYPT_PRODUCTION, "The ACME CA's directory (Let's Encrypt production by default; staging or any RFC 8555 CA works)."),
+  def('ACME_CA_FILE', '(unset)', "PEM file of the CAs trusted for the ACME directory's HTTPS (a private CA); unset: Node's usual trust."),
+  def('ACME_RENEW_BEFORE_DAYS', '30', 'An automatic certificate is renewed this many days before it expires.'),
 ];
 
 /** The settings of the store: all that `routes` uses. */
@@ -217,6 +228,7 @@ export const CONFIG_SETTINGS: readonly string[] = [
   'DEBUG_HTTP_FORMAT',
   'DEBUG_TCP_FORMAT',
   'ERRORFILES_DIR',
+  'ACME_EMAIL',
 ];
 
 /** HAProxy's master CLI socket in STATE_DIR, when the sidecar runs HAProxy itself. */
@@ -264,6 +276,14 @@ export interface TlsSettings {
   readonly ciphers: string;
 }
 
+/** Automatic certificates over ACME; absent (off) unless ACME_EMAIL is set. */
+export interface AcmeSettings {
+  readonly email: string;
+  readonly directoryUrl: string;
+  readonly caFile?: string;
+  readonly renewBeforeDays: number;
+}
+
 export interface Settings {
   /** Normalized base URLs, e.g. `http://127.0.0.1:8500`; empty for the file store. */
   readonly consulAddresses: readonly string[];
@@ -298,6 +318,7 @@ export interface Settings {
   readonly reloadMaxDelayMs: number;
   readonly distributeTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  readonly acme?: AcmeSettings;
 }
 
 /** Values by environment variable name; flags are mapped to the same names before this. */
@@ -454,6 +475,27 @@ function tlsSettings(raw: RawSettings, cwd: string): TlsSettings {
   };
 }
 
+function acmeSettings(raw: RawSettings, cwd: string): AcmeSettings | undefined {
+  const email = text(raw, 'ACME_EMAIL');
+  if (email === undefined) return undefined;
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new InvalidSetting('ACME_EMAIL', `"${email}" is not an e-mail address`);
+  const directoryUrl = text(raw, 'ACME_DIRECTORY_URL') ?? LETSENCRYPT_PRODUCTION;
+  let url: URL;
+  try {
+    url = new URL(directoryUrl);
+  } catch {
+    throw new InvalidSetting('ACME_DIRECTORY_URL', `"${directoryUrl}" is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new InvalidSetting('ACME_DIRECTORY_URL', 'must be an https (or http) URL');
+  const caFile = text(raw, 'ACME_CA_FILE');
+  return {
+    email,
+    directoryUrl,
+    caFile: caFile === undefined ? undefined : path.resolve(cwd, caFile),
+    renewBeforeDays: integer(raw, 'ACME_RENEW_BEFORE_DAYS', 30, 1, 365),
+  };
+}
+
 export function loadSettings(raw: RawSettings = process.env, cwd: string = process.cwd()): Settings {
   const secretsDir = path.resolve(cwd, text(raw, 'SECRETS_DIR') ?? '/run/secrets');
   const stateDir = path.resolve(cwd, text(raw, 'STATE_DIR') ?? './state');
@@ -510,6 +552,7 @@ export function loadSettings(raw: RawSettings = process.env, cwd: string = proce
     reloadMaxDelayMs,
     distributeTimeoutMs: integer(raw, 'DISTRIBUTE_TIMEOUT_MS', 10000, 100, 600000),
     requestTimeoutMs: integer(raw, 'REQUEST_TIMEOUT_MS', 5000, 100, 600000),
+    acme: acmeSettings(raw, cwd),
   };
 }
 

@@ -83,6 +83,19 @@ describe('parseRoute', () => {
     expect(route.params['port.11']).toBeUndefined();
   });
 
+  it('asks for a certificate (letsencrypt=true) for the domains of every http destination, without ports, each once', () => {
+    expect(parseRoute({ ...base, serviceDomain: 'Shop.test:8080,www.shop.test', letsencrypt: 'true' }).acmeDomains).toEqual(['shop.test', 'www.shop.test']);
+    const indexed = { ...base, letsencrypt: 'true', 'port.1': '9000', 'serviceDomain.1': 'a.test', 'port.2': '9001', 'serviceDomain.2': 'b.test,a.test' };
+    expect(parseRoute(indexed).acmeDomains).toEqual(['a.test', 'b.test']);
+    expect(parseRoute({ ...base, serviceDomain: 'shop.test' }).acmeDomains).toEqual([]);
+  });
+
+  it('refuses letsencrypt=true for a wildcard domain or without a domain, naming letsencrypt', () => {
+    expect(rejection({ ...base, serviceDomain: '*.shop.test', letsencrypt: 'true' })).toEqual({ type: 'InvalidParameter', parameter: 'letsencrypt' });
+    expect(rejection({ ...base, letsencrypt: 'true' })).toEqual({ type: 'InvalidParameter', parameter: 'letsencrypt' });
+    expect(rejection({ ...base, serviceDomain: 'shop.test', letsencrypt: 'maybe' })).toEqual({ type: 'InvalidParameter', parameter: 'letsencrypt' });
+  });
+
   it('names the missing port of an index (or of the defaults) when no port is given', () => {
     expect(rejection({ serviceName: 'a', 'servicePath.2': '/x' })).toEqual({ type: 'InvalidParameter', parameter: 'port.2' });
     expect(rejection({ ...base, 'httpsOnly.3': 'true' })).toEqual({ type: 'InvalidParameter', parameter: 'port.3' });

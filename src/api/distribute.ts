@@ -114,6 +114,18 @@ export class Distributor {
     return joinCsv(answers.map(({ answer }) => ('text' in answer ? answer.text : '')));
   }
 
+  /**
+   * Wait until every replica found in DNS serves store index `index` (an ACME challenge must be
+   * answered by whichever replica the CA reaches). Only with a shared store: with the file store
+   * each replica has its own. The replicas' answers; never throws for a replica that lags.
+   */
+  async awaitServed(index: number): Promise<readonly ReplicaResult[]> {
+    if (!this.sharedStore) return [];
+    const deadline = this.deadline();
+    const addresses = await this.options.peers.lookup(deadline);
+    return this.awaitAll(addresses, index, deadline);
+  }
+
   private async sharedPeers(deadline: number): Promise<readonly string[]> {
     if (!this.sharedStore)
       throw new InvalidParameter(

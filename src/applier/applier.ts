@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import type { ChallengeMap } from '../acme/challenge-map';
 import { ConfigRejected, InvalidParameter, NotLive } from '../errors';
 import { Backoff } from '../files/backoff';
 import { moveInto, siblingTemp, writeAtomic } from '../files/atomic-write';
@@ -44,6 +45,8 @@ export interface ApplierOptions {
   readonly retryMs?: number;
   /** Serve the stored certificates (files + Runtime API); without it, certificates are ignored. */
   readonly certs?: ApplierCerts;
+  /** Serve the stored ACME challenges (map file + Runtime API); only when ACME is on, since the config then names the map. */
+  readonly challenges?: ChallengeMap;
 }
 
 /** Restarts of a master that keeps dying: the first is immediate, then capped backoff. */
@@ -145,6 +148,7 @@ export class Applier {
    */
   async start(): Promise<void> {
     await fs.promises.mkdir(this.options.settings.stateDir, { recursive: true });
+    await this.options.challenges?.prepare();
     const saved = await this.lastKnownGood.read();
     if (saved !== undefined) {
       try {
@@ -317,8 +321,10 @@ export class Applier {
     const parsed = this.entryParser.entries(snapshot.entries);
     let plan: Plan;
     let certs: PreparedCerts;
+    const challenges = snapshot.challenges ?? [];
     try {
       certs = await this.prepareCerts(snapshot);
+      await this.options.challenges?.write(challenges);
       plan = await this.plan(parsed.routes, parsed.invalid);
     } catch (error) {
       const outcome = error instanceof ConfigRejected ? 'rejected' : 'failed';
@@ -333,21 +339,15 @@ export class Applier {
       invalidCerts: certs.invalid,
     };
     if (!force && plan.config === this.live.config) {
-      // The config stays; certificates may still change, through the Runtime API when it can.
+      // The config stays; certificates and ACME challenges may still change, through the Runtime API when it can.
       const certChange = this.options.certs ? await this.options.certs.sync.apply(certs.files) : 'none';
-      if (certChange !== 'reload') {
+      const challengeChange = this.options.challenges ? await this.options.challenges.apply(challenges) : 'none';
+      if (certChange !== 'reload' && challengeChange !== 'reload') {
         if (plan.candidate) await fs.promises.rm(plan.candidate, { force: true });
         this.publish(state);
-        const changeToLiveMs = certChange === 'applied' && firstAt !== undefined ? Date.now() - firstAt : undefined;
-        return this.finish(
-          certChange === 'applied' ? 'runtime' : 'skipped',
-          started,
-          snapshot.index,
-          plan.routes.length,
-          plan.invalid,
-          undefined,
-          changeToLiveMs,
-        );
+        const applied = certChange === 'applied' || challengeChange === 'applied';
+        const changeToLiveMs = applied && firstAt !== undefined ? Date.now() - firstAt : undefined;
+        return this.finish(applied ? 'runtime' : 'skipped', started, snapshot.index, plan.routes.length, plan.invalid, undefined, changeToLiveMs);
       }
     }
     try {
@@ -357,6 +357,7 @@ export class Applier {
       return this.finish('failed', started, snapshot.index, plan.routes.length, plan.invalid, error as Error);
     }
     this.options.certs?.sync.loaded(certs.files);
+    this.options.challenges?.loaded(challenges);
     const diff = diffRoutes(this.live.routes, plan.routes);
     this.publish(state);
     this.logger.info({ index: snapshot.index, ...diffFields(diff) }, 'routes applied');
@@ -545,6 +546,7 @@ export class Applier {
     const line = { outcome, durationMs: report.durationMs, routes, invalid: invalid.length, index, changeToLiveMs, error: report.error };
     if (outcome === 'skipped') this.logger.debug(line, 'haproxy config unchanged');
     else if (outcome === 'success') this.logger.info(line, 'haproxy reloaded');
+    else if (outcome === 'runtime') this.logger.info(line, 'changed through the Runtime API, without a reload');
     else this.logger.error(line, 'haproxy config not applied');
     for (const listener of this.reportListeners) listener(report);
     return report;

@@ -11,7 +11,8 @@ import { MasterCli } from './master-cli';
  * `commit ssl cert` / `abort ssl cert` (one transaction at a time per worker), `add ssl crt-list`,
  * `del ssl crt-list`, `del ssl cert`. HAProxy answers in text; each method checks the answer for
  * the success sentence of its command and throws HaproxyError with HAProxy's words otherwise.
- * A certificate's payload holds its private key: it never appears in an error.
+ * A certificate's payload holds its private key: it never appears in an error. Map commands
+ * (`add map`, `del map`) keep HAProxy's ACME challenge map in step.
  */
 
 /** Committing a big chain to a worker with many binds takes a while on a busy machine. */
@@ -87,6 +88,22 @@ export class RuntimeApi {
   async removeCertificate(crtList: string, file: string): Promise<void> {
     await this.expect(`del ssl crt-list ${crtList} ${file}`, /deleted in crtlist/);
     await this.expect(`del ssl cert ${file}`, /deleted!/);
+  }
+
+  /**
+   * Add `key value` to a map file the worker loaded. `add map` would add a second entry for a key
+   * it already has, so any entry of the key goes first.
+   */
+  async addMapEntry(map: string, key: string, value: string): Promise<void> {
+    await this.deleteMapEntry(map, key);
+    const answer = await this.send(`add map ${map} ${key} ${value}`);
+    if (answer.trim() !== '') throw refused(`add map ${map}`, answer);
+  }
+
+  /** Remove every entry of `key` from a map; a key it does not have is no error. */
+  async deleteMapEntry(map: string, key: string): Promise<void> {
+    const answer = await this.send(`del map ${map} ${key}`);
+    if (answer.trim() !== '' && !/Key not found/i.test(answer)) throw refused(`del map ${map}`, answer);
   }
 
   /** `set ssl cert` + `commit ssl cert`; an open transaction is aborted when either fails. */

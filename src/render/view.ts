@@ -1,3 +1,4 @@
+import { challengeMapFile } from '../acme/paths';
 import type { InvalidRoute, TlsFiles } from './types';
 import { Credential, Destination, PathRewrite, Route } from '../route/route';
 import { resolveUsers } from '../route/users';
@@ -44,6 +45,8 @@ export interface HttpFrontendView {
   readonly captures: readonly { readonly name: string; readonly length: number }[];
   /** DEBUG: the access log of this frontend. */
   readonly log: LogView | false;
+  /** The map of ACME HTTP-01 answers (token -> key authorization) while ACME is on. */
+  readonly acmeChallengeMap: string | false;
 }
 
 export interface LogView {
@@ -632,6 +635,7 @@ interface HttpFrontendPlan {
   readonly stats: StatsView | false;
   /** EXTRA_FRONTEND lines: the main frontend's only. */
   readonly extraLines: readonly string[];
+  readonly acmeChallengeMap: string | false;
 }
 
 function httpFrontendView(http: readonly Placed[], plan: HttpFrontendPlan, settings: Settings, memo: Memo): HttpFrontendView {
@@ -667,6 +671,8 @@ function mainFrontendView(http: readonly Placed[], settings: Settings, stats: St
       skippedSslPorts: tls ? [] : frontendPorts.filter((p) => p.ssl).map((p) => p.port),
       stats: stats && stats.bind === false ? stats : false,
       extraLines: settings.proxy.extraFrontend,
+      // HTTP-01 comes to the HTTP ports of DEFAULT_PORTS (80).
+      acmeChallengeMap: settings.acme ? challengeMapFile(settings.stateDir) : false,
     },
     settings,
     memo,
@@ -677,7 +683,7 @@ function mainFrontendView(http: readonly Placed[], settings: Settings, stats: St
 function portFrontendView(port: number, members: readonly Placed[], settings: Settings, memo: Memo): HttpFrontendView {
   return httpFrontendView(
     members,
-    { name: `http_${port}`, binds: [bindOf(settings, port)], skippedSslPorts: [], stats: false, extraLines: [] },
+    { name: `http_${port}`, binds: [bindOf(settings, port)], skippedSslPorts: [], stats: false, extraLines: [], acmeChallengeMap: false },
     settings,
     memo,
   );

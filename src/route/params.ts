@@ -72,6 +72,7 @@ const ROUTE_PARAMS = [
   'usersPassEncrypted',
   'usersSecret',
   'isDefaultBackend',
+  'letsencrypt',
   'addReqHeader',
   'setReqHeader',
   'delReqHeader',
@@ -321,6 +322,28 @@ function headerNames(params: RouteParams, name: string): string[] {
 }
 
 /**
+ * The domains an automatic certificate (`letsencrypt=true`) is for: every serviceDomain of the
+ * route's http destinations, without a port, lower case, each once. HTTP-01 proves control of one
+ * name by answering on it, so a wildcard cannot be proved, and a route without a domain has
+ * nothing to prove.
+ */
+function acmeDomains(params: RouteParams, destinations: readonly Destination[]): readonly string[] {
+  if (!new ParamReader(params, '').bool('letsencrypt')) return [];
+  const domains = new Set<string>();
+  for (const d of destinations) {
+    if (d.reqMode !== 'http') continue;
+    for (const domain of d.serviceDomain) {
+      if (domain.startsWith('*')) {
+        throw new InvalidParameter('letsencrypt', `cannot get a certificate for the wildcard domain "${domain}": HTTP-01 cannot prove a wildcard`);
+      }
+      domains.add(domain.replace(/:\d+$/, '').toLowerCase());
+    }
+  }
+  if (domains.size === 0) throw new InvalidParameter('letsencrypt', 'needs a serviceDomain on an http destination: the certificate is for its domains');
+  return [...domains].sort();
+}
+
+/**
  * The destinations: every index 1..10 with its own port, servicePath or serviceDomain; without
  * any, the unsuffixed parameters alone (as in DFP, they are only defaults once an index exists).
  */
@@ -351,11 +374,13 @@ export function parseRoute(input: Readonly<Record<string, unknown>>): Route {
   const serviceName = checkServiceName('serviceName', params.serviceName);
   const aclName = params.aclName === undefined ? serviceName : checkName('aclName', params.aclName);
   const read = new ParamReader(params, '');
+  const destinations = parseDestinations(params);
   return {
     serviceName,
     aclName,
     serviceDomainAlgo: domainAlgo(params),
-    destinations: parseDestinations(params),
+    destinations,
+    acmeDomains: acmeDomains(params, destinations),
     users: params.users === undefined ? [] : parseUserList('users', params.users, false),
     usersPassEncrypted: read.bool('usersPassEncrypted'),
     usersSecret: params.usersSecret === undefined ? undefined : checkName('usersSecret', params.usersSecret),

@@ -97,6 +97,8 @@ export interface Route {
   /** `<SECRETS_DIR>/dfp_users_<usersSecret>` holds the users (DFP's Docker secret). */
   readonly usersSecret?: string;
   readonly isDefaultBackend: boolean;
+  /** `letsencrypt=true`: the domains of the route's automatic certificate (ACME); empty when not asked for. */
+  readonly acmeDomains: readonly string[];
   readonly addReqHeader: readonly string[];
   readonly setReqHeader: readonly string[];
   readonly delReqHeader: readonly string[];

@@ -3,14 +3,17 @@ import { checkName } from '../route/values';
 import type { Logger } from '../logger';
 import type { RouteParams } from '../route/route';
 import { ConsulClient, ConsulResponse } from './consul-client';
+import { decodeChallenge, encodeChallenge, checkToken, sortChallenges } from './acme-codec';
+import { ConsulLocks, encodePath } from './consul-lock';
 import { KvWatch } from './kv-watch';
 import { decodeRoute, encodeRoute, sortEntries, storeName } from './route-codec';
-import type { CertEntry, SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch, Writer } from './route-store';
+import type { CertEntry, ChallengeEntry, SnapshotStore, StoreLock, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch, Writer } from './route-store';
 
 /**
  * Routes in Consul KV: `<prefix>/services/<serviceName>` holds the whole
  * route as a JSON object of strings; `<prefix>/certs/<certName>` holds a certificate (PEM chain and
- * key). One recursive read of `<prefix>/` gives both in one snapshot with one index. Each write replaces one whole key in one Raft entry, so writes
+ * key), `<prefix>/acme/` the ACME state (account key, challenges, locks). One recursive read of
+ * `<prefix>/` gives them all in one snapshot with one index. Each write replaces one whole key in one Raft entry, so writes
  * are atomic per route and concurrent writers cannot lose each other's updates: no write reads
  * before it writes, so none needs a compare-and-set.
  */
@@ -73,6 +76,9 @@ export class ConsulStore implements SnapshotStore {
   private readonly root: string;
   private readonly directory: string;
   private readonly certDirectory: string;
+  private readonly acmeDirectory: string;
+  private readonly challengeDirectory: string;
+  private readonly locks: ConsulLocks;
   private readonly watches = new Set<KvWatch>();
   private watchRestarts = 0;
   /** The entries of the last read by key: a key whose ModifyIndex did not move is not decoded again. */
@@ -83,6 +89,9 @@ export class ConsulStore implements SnapshotStore {
     this.root = `${options.prefix}/`;
     this.directory = `${this.root}services/`;
     this.certDirectory = `${this.root}certs/`;
+    this.acmeDirectory = `${this.root}acme/`;
+    this.challengeDirectory = `${this.acmeDirectory}challenges/`;
+    this.locks = new ConsulLocks(this.client, options.logger);
     this.client.onFailover((from, to, reason) => this.logFailover(from, to, reason));
   }
 
@@ -130,6 +139,43 @@ export class ConsulStore implements SnapshotStore {
     const key = `${this.certDirectory}${checkName('certName', name)}`;
     const operations = [{ KV: { Verb: 'set', Key: key, Value: '' } }, { KV: { Verb: 'delete', Key: key } }];
     return this.transaction(`remove certificate "${name}"`, operations);
+  }
+
+  async putChallenge(challenge: ChallengeEntry): Promise<number> {
+    const key = `${this.challengeDirectory}${checkToken(challenge.token)}`;
+    return this.transaction('store an ACME challenge', [{ KV: { Verb: 'set', Key: key, Value: base64(encodeChallenge(challenge)) } }]);
+  }
+
+  /** Like remove(): set and delete in one transaction, for the index. */
+  async removeChallenge(token: string): Promise<number> {
+    const key = `${this.challengeDirectory}${checkToken(token)}`;
+    const operations = [{ KV: { Verb: 'set', Key: key, Value: '' } }, { KV: { Verb: 'delete', Key: key } }];
+    return this.transaction('remove an ACME challenge', operations);
+  }
+
+  async readAcmeAccount(): Promise<string | undefined> {
+    const response = await this.client.request({ method: 'GET', path: `/v1/kv/${encodePath(this.accountKey())}`, query: { raw: 'true' } });
+    if (response.status === 404) return undefined;
+    if (response.status !== 200) throw refused('read the ACME account', response);
+    return response.body === '' ? undefined : response.body;
+  }
+
+  /** `cas=0` writes only when the key does not exist: two replicas creating an account at once keep one. */
+  async createAcmeAccount(pem: string): Promise<string> {
+    const response = await this.client.request({ method: 'PUT', path: `/v1/kv/${encodePath(this.accountKey())}`, query: { cas: '0' }, body: pem });
+    if (response.status !== 200) throw refused('store the ACME account', response, 'not stored');
+    if (response.body.trim() === 'true') return pem;
+    const stored = await this.readAcmeAccount();
+    if (stored === undefined) throw new StoreUnavailable('the ACME account key was neither stored nor found');
+    return stored;
+  }
+
+  tryLock(name: string, holder: string): Promise<StoreLock | undefined> {
+    return this.locks.tryLock(`${this.acmeDirectory}locks/${checkName('lock', name)}`, holder);
+  }
+
+  private accountKey(): string {
+    return `${this.acmeDirectory}account`;
   }
 
   watch(onSnapshot: (snapshot: StoreSnapshot) => void, onError?: (error: Error) => void): StoreWatch {
@@ -182,7 +228,13 @@ export class ConsulStore implements SnapshotStore {
     if (response.status !== 200) throw refused('read the routes', response);
     const pairs = parseJson<KvPair[]>(response, 'read the routes');
     const certs = this.decodeCerts(pairs);
-    return { index: response.index, entries: this.decode(pairs), ...(certs.length > 0 ? { certs } : {}) };
+    const challenges = this.decodeChallenges(pairs);
+    return {
+      index: response.index,
+      entries: this.decode(pairs),
+      ...(certs.length > 0 ? { certs } : {}),
+      ...(challenges.length > 0 ? { challenges } : {}),
+    };
   }
 
   /** Certificates sorted by name; folder keys and keys deeper than one level are none. */
@@ -192,6 +244,17 @@ export class ConsulStore implements SnapshotStore {
       .map((pair) => ({ name: pair.Key.slice(this.certDirectory.length), pem: pair.Value === null ? '' : Buffer.from(pair.Value, 'base64').toString('utf8') }))
       .filter((cert) => cert.name !== '' && !cert.name.includes('/'))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Challenges sorted by token; keys or values that are not one are left out. */
+  private decodeChallenges(pairs: readonly KvPair[]): ChallengeEntry[] {
+    const challenges: ChallengeEntry[] = [];
+    for (const pair of pairs) {
+      if (!pair.Key.startsWith(this.challengeDirectory) || pair.Value === null) continue;
+      const challenge = decodeChallenge(pair.Key.slice(this.challengeDirectory.length), Buffer.from(pair.Value, 'base64').toString('utf8'));
+      if (challenge) challenges.push(challenge);
+    }
+    return sortChallenges(challenges);
   }
 
   /**
@@ -235,11 +298,6 @@ export class ConsulStore implements SnapshotStore {
 
 function base64(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64');
-}
-
-/** Encode each path segment; keep the slashes that make the KV hierarchy. */
-function encodePath(key: string): string {
-  return key.split('/').map(encodeURIComponent).join('/');
 }
 
 /** Any answer but the expected one is a failure: never count a Consul error as success. */

@@ -1,5 +1,5 @@
 import { RouteParams, sameParams } from '../route/route';
-import type { CertEntry, RouteStore, SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
+import type { CertEntry, ChallengeEntry, RouteStore, StoreLock, SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
 
 /** The same stored value under the same name (what the watch, the route log and the change log count as no change). */
 export function sameEntry(a: StoreEntry, b: StoreEntry): boolean {
@@ -12,10 +12,14 @@ function sameCerts(a: readonly CertEntry[] = [], b: readonly CertEntry[] = []): 
   return a.length === b.length && a.every((cert, i) => cert.name === b[i].name && cert.pem === b[i].pem);
 }
 
-/** Same routes with the same parameters (entries sorted by serviceName) and the same certificates; the index is ignored. */
+function sameChallenges(a: readonly ChallengeEntry[] = [], b: readonly ChallengeEntry[] = []): boolean {
+  return a.length === b.length && a.every((c, i) => c.token === b[i].token && c.keyAuthorization === b[i].keyAuthorization && c.certName === b[i].certName);
+}
+
+/** Same routes with the same parameters (entries sorted by serviceName), the same certificates and challenges; the index is ignored. */
 export function sameContent(a: StoreSnapshot | undefined, b: StoreSnapshot): boolean {
   if (a === undefined || a.entries.length !== b.entries.length) return false;
-  return a.entries.every((entry, i) => sameEntry(entry, b.entries[i])) && sameCerts(a.certs, b.certs);
+  return a.entries.every((entry, i) => sameEntry(entry, b.entries[i])) && sameCerts(a.certs, b.certs) && sameChallenges(a.challenges, b.challenges);
 }
 
 /**
@@ -65,6 +69,26 @@ export class DedupedStore implements RouteStore {
 
   removeCert(name: string): Promise<number> {
     return this.inner.removeCert(name);
+  }
+
+  putChallenge(challenge: ChallengeEntry): Promise<number> {
+    return this.inner.putChallenge(challenge);
+  }
+
+  removeChallenge(token: string): Promise<number> {
+    return this.inner.removeChallenge(token);
+  }
+
+  readAcmeAccount(): Promise<string | undefined> {
+    return this.inner.readAcmeAccount();
+  }
+
+  createAcmeAccount(pem: string): Promise<string> {
+    return this.inner.createAcmeAccount(pem);
+  }
+
+  tryLock(name: string, holder: string): Promise<StoreLock | undefined> {
+    return this.inner.tryLock(name, holder);
   }
 
   watch(onChange: (snapshot: StoreSnapshot) => void, onError?: (error: Error) => void, onIndex?: (index: number) => void): StoreWatch {

@@ -27,6 +27,16 @@ export class FileLock {
     }
   }
 
+  /** Take the lock now if it is free (or its owner is gone or it is stale); false when a live owner holds it. */
+  async tryAcquire(): Promise<boolean> {
+    if (await this.tryCreate()) return true;
+    return (await this.breakIfStale()) && this.tryCreate();
+  }
+
+  async release(): Promise<void> {
+    await fs.promises.rm(this.file, { force: true });
+  }
+
   private async acquire(): Promise<void> {
     const deadline = Date.now() + this.timeoutMs;
     const backoff = new Backoff({ minMs: 10, maxMs: 100 });

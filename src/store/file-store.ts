@@ -6,12 +6,14 @@ import { PRIVATE_FILE_MODE, writeAtomic } from '../files/atomic-write';
 import type { Logger } from '../logger';
 import type { RouteParams } from '../route/route';
 import { decodeValue, sortEntries, storeName } from './route-codec';
-import type { SnapshotStore, StoreHealth, StoreSnapshot, StoreWatch } from './route-store';
+import type { ChallengeEntry, SnapshotStore, StoreHealth, StoreLock, StoreSnapshot, StoreWatch } from './route-store';
+import { checkToken, decodeChallenge, encodeChallenge, sortChallenges } from './acme-codec';
 import { FileLock } from './file-lock';
 
 /**
  * The embedded store (no CONSUL_ADDRESS): `<stateDir>/routes.json` = {index, routes: {name: params},
- * certs: {name: PEM}} (mode 0600: it holds private keys).
+ * certs: {name: PEM}, acme: {account: PEM, challenges: {token: {certName, keyAuthorization}}}}
+ * (mode 0600: it holds private keys). Locks (tryLock) are lock files beside it.
  * Every write is read-modify-write of the whole file under a lock file (the CLI's `routes add` may
  * run while `serve` runs), written atomically (temp file, fsync, rename, fsync of the directory),
  * and bumps the persisted index. Watchers hear of this process's writes at once and of other
@@ -31,13 +33,24 @@ interface StoredFile {
   /** Maps, never plain objects: a service or certificate may be called `__proto__` or `constructor`. */
   readonly routes: ReadonlyMap<string, unknown>;
   readonly certs: ReadonlyMap<string, unknown>;
+  readonly acme: StoredAcme;
+}
+
+interface StoredAcme {
+  readonly account?: string;
+  readonly challenges: ReadonlyMap<string, unknown>;
 }
 
 /** What an edit changes in place. */
 interface StoredData {
   readonly routes: Map<string, unknown>;
   readonly certs: Map<string, unknown>;
+  readonly challenges: Map<string, unknown>;
+  account?: string;
 }
+
+/** A lock held by a live process that began an ACME order is not stale however long the order takes. */
+const ACME_LOCK_STALE_MS = 3600000;
 
 interface Watcher {
   readonly onSnapshot: (snapshot: StoreSnapshot) => void;
@@ -106,6 +119,44 @@ export class FileStore implements SnapshotStore {
     return this.change(({ certs }) => certs.delete(key));
   }
 
+  async putChallenge(challenge: ChallengeEntry): Promise<number> {
+    const value: unknown = JSON.parse(encodeChallenge(challenge));
+    return this.change(({ challenges }) => {
+      challenges.set(challenge.token, value);
+      return true;
+    });
+  }
+
+  async removeChallenge(token: string): Promise<number> {
+    checkToken(token);
+    return this.change(({ challenges }) => challenges.delete(token));
+  }
+
+  async readAcmeAccount(): Promise<string | undefined> {
+    return (await this.tracked(() => this.readFile())).acme.account;
+  }
+
+  async createAcmeAccount(pem: string): Promise<string> {
+    let stored = pem;
+    await this.change((data) => {
+      if (data.account !== undefined) {
+        stored = data.account;
+        return false;
+      }
+      data.account = pem;
+      return true;
+    });
+    return stored;
+  }
+
+  /** The lock file `acme-<name>.lock` beside routes.json: held while its process lives. */
+  async tryLock(name: string, holder: string): Promise<StoreLock | undefined> {
+    const lock = new FileLock(path.join(this.options.dir, `acme-${checkName('lock', name)}.lock`), 0, ACME_LOCK_STALE_MS);
+    if (!(await lock.tryAcquire())) return undefined;
+    this.options.logger?.debug({ lock: name, holder }, 'lock taken');
+    return { release: () => lock.release() };
+  }
+
   watch(onSnapshot: (snapshot: StoreSnapshot) => void, onError?: (error: Error) => void): StoreWatch {
     const watcher: Watcher = { onSnapshot, onError };
     this.watchers.add(watcher);
@@ -161,15 +212,18 @@ export class FileStore implements SnapshotStore {
 
   private async rewrite(edits: readonly Edit[]): Promise<number[]> {
     const stored = await this.readFile();
-    const data = { routes: new Map(stored.routes), certs: new Map(stored.certs) };
+    const data: StoredData = {
+      routes: new Map(stored.routes),
+      certs: new Map(stored.certs),
+      challenges: new Map(stored.acme.challenges),
+      account: stored.acme.account,
+    };
     let index = stored.index;
     const indexes = edits.map((edit) => (edit(data) ? ++index : index));
     if (index === stored.index) return indexes;
-    await writeAtomic(
-      this.file,
-      `${JSON.stringify({ index, routes: Object.fromEntries(data.routes), certs: Object.fromEntries(data.certs) }, null, 2)}\n`,
-      PRIVATE_FILE_MODE,
-    );
+    const acme = { ...(data.account !== undefined ? { account: data.account } : {}), challenges: Object.fromEntries(data.challenges) };
+    const file = { index, routes: Object.fromEntries(data.routes), certs: Object.fromEntries(data.certs), acme };
+    await writeAtomic(this.file, `${JSON.stringify(file, null, 2)}\n`, PRIVATE_FILE_MODE);
     void this.refresh();
     return indexes;
   }
@@ -179,7 +233,7 @@ export class FileStore implements SnapshotStore {
     try {
       text = await fs.promises.readFile(this.file, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { index: 0, routes: new Map(), certs: new Map() };
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { index: 0, routes: new Map(), certs: new Map(), acme: { challenges: new Map() } };
       throw new StoreUnavailable(`cannot read ${this.file}: ${(error as Error).message}`);
     }
     return parseStoredFile(this.file, text);
@@ -263,7 +317,15 @@ function snapshotOf(stored: StoredFile): StoreSnapshot {
   const certs = [...stored.certs]
     .map(([name, pem]) => ({ name, pem: typeof pem === 'string' ? pem : '' }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { index: stored.index, entries: sortEntries(entries), ...(certs.length > 0 ? { certs } : {}) };
+  const challenges = sortChallenges(
+    [...stored.acme.challenges].map(([token, value]) => decodeChallenge(token, value)).filter((c): c is ChallengeEntry => c !== undefined),
+  );
+  return {
+    index: stored.index,
+    entries: sortEntries(entries),
+    ...(certs.length > 0 ? { certs } : {}),
+    ...(challenges.length > 0 ? { challenges } : {}),
+  };
 }
 
 function parseStoredFile(file: string, text: string): StoredFile {
@@ -274,12 +336,20 @@ function parseStoredFile(file: string, text: string): StoredFile {
     throw new StoreUnavailable(`${file} is not valid JSON (${(error as Error).message}); fix or remove it`);
   }
   if (typeof value !== 'object' || value === null) throw new StoreUnavailable(`${file} is not a JSON object`);
-  const { index, routes, certs = {} } = value as { index?: unknown; routes?: unknown; certs?: unknown };
+  const { index, routes, certs = {}, acme = {} } = value as { index?: unknown; routes?: unknown; certs?: unknown; acme?: unknown };
   if (typeof index !== 'number' || !Number.isInteger(index) || index < 0) throw new StoreUnavailable(`${file}: "index" is not a whole number`);
   if (typeof routes !== 'object' || routes === null || Array.isArray(routes)) throw new StoreUnavailable(`${file}: "routes" is not an object`);
   if (typeof certs !== 'object' || certs === null || Array.isArray(certs)) throw new StoreUnavailable(`${file}: "certs" is not an object`);
   // JSON.parse keeps a `__proto__` key as an own property, and Object.entries sees it.
-  return { index, routes: new Map(Object.entries(routes)), certs: new Map(Object.entries(certs)) };
+  return { index, routes: new Map(Object.entries(routes)), certs: new Map(Object.entries(certs)), acme: parseAcme(file, acme) };
+}
+
+function parseAcme(file: string, acme: unknown): StoredAcme {
+  if (typeof acme !== 'object' || acme === null || Array.isArray(acme)) throw new StoreUnavailable(`${file}: "acme" is not an object`);
+  const { account, challenges = {} } = acme as { account?: unknown; challenges?: unknown };
+  if (typeof challenges !== 'object' || challenges === null || Array.isArray(challenges))
+    throw new StoreUnavailable(`${file}: "acme.challenges" is not an object`);
+  return { account: typeof account === 'string' ? account : undefined, challenges: new Map(Object.entries(challenges)) };
 }
 
 function sameValue(stored: unknown, params: RouteParams): boolean {

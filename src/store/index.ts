@@ -5,7 +5,18 @@ import { DedupedStore } from './dedup';
 import { FileStore } from './file-store';
 import type { RouteStore, Writer } from './route-store';
 
-export type { CertEntry, RouteStore, SnapshotStore, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch, Writer } from './route-store';
+export type {
+  CertEntry,
+  ChallengeEntry,
+  RouteStore,
+  StoreLock,
+  SnapshotStore,
+  StoreEntry,
+  StoreHealth,
+  StoreSnapshot,
+  StoreWatch,
+  Writer,
+} from './route-store';
 export { DedupedStore, SnapshotDedup, sameContent } from './dedup';
 export { ConsulStore } from './consul-store';
 export { FileStore } from './file-store';

@@ -27,6 +27,25 @@ export interface StoreSnapshot {
   readonly entries: readonly StoreEntry[];
   /** Stored certificates, sorted by name; absent means none. */
   readonly certs?: readonly CertEntry[];
+  /** HTTP-01 challenges being answered, sorted by token; absent means none. */
+  readonly challenges?: readonly ChallengeEntry[];
+}
+
+/**
+ * An HTTP-01 challenge of an ACME order in progress: every replica's HAProxy answers
+ * `GET /.well-known/acme-challenge/<token>` with `keyAuthorization`. Not a secret (the CA and
+ * anyone asking get it); `certName` says whose order it belongs to, so a replica that takes over
+ * an order can clear what a dead one left.
+ */
+export interface ChallengeEntry {
+  readonly token: string;
+  readonly keyAuthorization: string;
+  readonly certName: string;
+}
+
+/** A lock held in the store; release() is safe to call twice. */
+export interface StoreLock {
+  release(): Promise<void>;
 }
 
 /**
@@ -71,6 +90,20 @@ interface StoreAccess {
   putCert(name: string, pem: string): Promise<number>;
   /** Delete the certificate; idempotent. Resolves with the store index after the delete. */
   removeCert(name: string): Promise<number>;
+  /** Publish an HTTP-01 challenge. Resolves with the store index. */
+  putChallenge(challenge: ChallengeEntry): Promise<number>;
+  /** Withdraw a challenge; idempotent. Resolves with the store index. */
+  removeChallenge(token: string): Promise<number>;
+  /** The ACME account key (PEM, a secret), or undefined while none is stored. */
+  readAcmeAccount(): Promise<string | undefined>;
+  /** Store `pem` as the ACME account key unless one is stored already; resolves with the key stored (first writer wins). */
+  createAcmeAccount(pem: string): Promise<string>;
+  /**
+   * Take the lock `name` for `holder` (a description shown to people) if nobody holds it;
+   * undefined when somebody does. A holder that dies loses it: Consul through the session's TTL,
+   * the file store when the holder's process is gone.
+   */
+  tryLock(name: string, holder: string): Promise<StoreLock | undefined>;
   health(): StoreHealth;
   close(): Promise<void>;
 }
