@@ -18,6 +18,7 @@ function compileFileStore(): string {
     'src/store/file-store.ts',
     'src/store/file-lock.ts',
     'src/store/route-codec.ts',
+    'src/store/acme-codec.ts',
     'src/route/values.ts',
     'src/route/record.ts',
     'src/files/atomic-write.ts',
