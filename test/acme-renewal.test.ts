@@ -1,4 +1,7 @@
+import * as fs from 'fs';
 import * as https from 'https';
+import * as os from 'os';
+import * as path from 'path';
 import { Backend, startBackend } from './helpers/backends';
 import { handshake, httpsRequest } from './helpers/certs';
 import { RunningDnsmasq, startDnsmasq } from './helpers/dnsmasq';
@@ -23,6 +26,8 @@ let pebble: RunningPebble;
 let root: string;
 let sidecar: RunningSidecar;
 let httpsPort: number;
+/** The sidecar's state folder, removed after it stopped (the shared clean-up runs before this file's afterAll, while it still renews). */
+let stateDir: string;
 
 /** The fingerprint of the Pebble-issued certificate the sidecar presents for DOMAIN, if it presents one. */
 async function presented(): Promise<string | undefined> {
@@ -42,9 +47,11 @@ beforeAll(async () => {
   httpsPort = await freePort(HOST);
   pebble = await startPebble({ httpPort, dnsServer: dns.address, validitySeconds: 30 * 86400 + 15 });
   root = await pebble.issuingRoot();
+  stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'acme-renewal-state-'));
   sidecar = await startSidecar({
     host: HOST,
     httpPort,
+    stateDir,
     env: {
       DEFAULT_PORTS: `${httpPort},${httpsPort}:ssl`,
       ACME_EMAIL: 'ops@example.test',
@@ -61,6 +68,7 @@ afterAll(async () => {
   await pebble?.stop();
   await dns?.stop();
   await backend?.close();
+  if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true, maxRetries: 5 });
 });
 
 it('renews a certificate once it is due, with zero failed HTTPS requests while it changes', async () => {
