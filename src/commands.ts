@@ -1,6 +1,11 @@
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { challengeMapFile } from './acme/paths';
+import { certPaths, CertPaths, tlsFiles, writeCertFiles } from './certs/cert-files';
+import { certFiles, servingOrder } from './certs/cert-plan';
+import type { Certificate } from './certs/certificate';
+import { judgeCerts } from './certs/stored-certs';
 import { CertChanges, RouteChanges, RouteChecker, StoredRoutesChecker } from './changes';
 import { checkConfigText } from './haproxy/check';
 import { ignoredParameters } from './route/ignored';
@@ -13,8 +18,9 @@ import { createStore } from './store';
 import type { RouteStore, StoreSnapshot } from './store/route-store';
 
 /**
- * The one-shot CLI commands (render, validate, routes list/add/remove). They work on the
- * configured store directly, without a running sidecar; `routes add/remove` go through the same
+ * The one-shot CLI commands (render, validate, routes and certs list/add/remove). They work on the
+ * configured store directly, without a running sidecar; render and validate see the stored
+ * certificates as `serve` does (the `:ssl` binds and their crt-list); `routes add/remove` go through the same
  * write path as the API (changes/), checked against the stored routes.
  */
 
@@ -27,22 +33,47 @@ async function withStore<T>(settings: Settings, action: (store: RouteStore) => P
   }
 }
 
-function renderSnapshot(settings: Settings, templates: Templates, snapshot: StoreSnapshot): string {
+interface Rendered {
+  readonly config: string;
+  /** The certificates the config's `:ssl` binds serve, in serving order (their files under `paths`). */
+  readonly certs: readonly Certificate[];
+}
+
+/** What `serve` renders from a snapshot, its certificates' files named under `paths`; what it leaves out goes to stderr. */
+function renderSnapshot(settings: Settings, templates: Templates, snapshot: StoreSnapshot, paths: CertPaths): Rendered {
   const { routes, invalid } = parseEntries(snapshot.entries);
   for (const entry of invalid) process.stderr.write(`warning: ${entry.serviceName} is left out: ${entry.reason}\n`);
-  return templates.render(routes, settings);
+  const certs = judgeCerts(snapshot.certs ?? []);
+  for (const entry of certs.invalid) process.stderr.write(`warning: certificate ${entry.name} is left out: ${entry.reason}\n`);
+  const served = servingOrder(certs.valid, settings.tls.defaultCert);
+  return { config: templates.render(routes, settings, tlsFiles(paths, served)), certs: served };
 }
 
 export async function renderCurrent(settings: Settings): Promise<string> {
   const templates = loadTemplates(settings.templatesDir);
-  return withStore(settings, async (store) => renderSnapshot(settings, templates, await store.list()));
+  const snapshot = await withStore(settings, (store) => store.list());
+  return renderSnapshot(settings, templates, snapshot, certPaths(settings.stateDir)).config;
 }
 
+/**
+ * Render and check with `haproxy -c`. The certificates' files go to a temporary folder for the
+ * check (the rendered config names that one instead of STATE_DIR/certs): a one-shot command never
+ * writes into the folder a running sidecar's HAProxy reads.
+ */
 export async function validateCurrent(settings: Settings): Promise<string> {
-  const config = await renderCurrent(settings);
-  // With ACME on, the config names the challenge map, which `serve` creates; HAProxy refuses a missing one.
-  if (settings.acme) await ensureFile(challengeMapFile(settings.stateDir));
-  await checkConfigText(settings.haproxyBin, config);
+  const templates = loadTemplates(settings.templatesDir);
+  const snapshot = await withStore(settings, (store) => store.list());
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'haproxy-sidecar-validate-'));
+  try {
+    const paths = certPaths(dir);
+    const { config, certs } = renderSnapshot(settings, templates, snapshot, paths);
+    await writeCertFiles(paths, certFiles(paths, certs));
+    // With ACME on, the config names the challenge map, which `serve` creates; HAProxy refuses a missing one.
+    if (settings.acme) await ensureFile(challengeMapFile(settings.stateDir));
+    await checkConfigText(settings.haproxyBin, config);
+  } finally {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
   return 'configuration is valid';
 }
 

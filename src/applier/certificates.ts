@@ -1,7 +1,8 @@
-import { certPaths, CertPaths, writeCertFiles } from '../certs/cert-files';
+import { certPaths, CertPaths, tlsFiles, writeCertFiles } from '../certs/cert-files';
 import { certFiles, CertFiles, servingOrder } from '../certs/cert-plan';
 import { CertSync } from '../certs/cert-sync';
-import { Certificate, CertificateInfo, parseCertificate } from '../certs/certificate';
+import type { Certificate, CertificateInfo } from '../certs/certificate';
+import { judgeCerts } from '../certs/stored-certs';
 import { RuntimeApi } from '../haproxy/runtime-api';
 import type { Logger } from '../logger';
 import type { TlsFiles } from '../render/types';
@@ -42,25 +43,12 @@ export const NO_CERTS: PreparedCerts = { files: new Map(), tls: false, info: [],
  * that `haproxy -c` and any reload from now on see them.
  */
 export async function prepareCerts(certs: ApplierCerts, entries: readonly CertEntry[], logger: Logger): Promise<PreparedCerts> {
-  const valid: Certificate[] = [];
-  const invalid: InvalidCert[] = [];
-  const judged = new Map<string, Certificate>();
-  for (const entry of entries) {
-    const known = certs.judged.get(entry.name);
-    try {
-      const cert = known?.pem === entry.pem ? known : parseCertificate(entry.name, entry.pem, { rejectExpired: false });
-      judged.set(entry.name, cert);
-      valid.push(cert);
-    } catch (error) {
-      invalid.push({ name: entry.name, reason: (error as Error).message });
-    }
-  }
+  const { valid, invalid } = judgeCerts(entries, certs.judged);
   certs.judged.clear();
-  for (const [name, cert] of judged) certs.judged.set(name, cert);
+  for (const cert of valid) certs.judged.set(cert.name, cert);
   if (invalid.length > 0) logger.warn({ certificates: invalid }, 'stored certificates left out: they are invalid');
   const ordered = servingOrder(valid, certs.defaultName);
   const files = certFiles(certs.paths, ordered);
   await writeCertFiles(certs.paths, files);
-  const tls = ordered.length > 0 ? { defaultCert: certs.paths.defaultFile, crtList: certs.paths.crtList } : false;
-  return { files, tls, info: ordered.map((cert) => cert.info), invalid };
+  return { files, tls: tlsFiles(certs.paths, ordered), info: ordered.map((cert) => cert.info), invalid };
 }

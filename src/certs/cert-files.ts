@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { PRIVATE_FILE_MODE, readIfExists, writeAtomic } from '../files/atomic-write';
+import type { TlsFiles } from '../render/types';
 import type { CertFiles } from './cert-plan';
 
 /**
@@ -31,6 +32,11 @@ export function certPaths(stateDir: string): CertPaths {
 
 async function writeIfChanged(file: string, text: string): Promise<void> {
   if ((await readIfExists(file)) !== text) await writeAtomic(file, text, PRIVATE_FILE_MODE);
+}
+
+/** What the `:ssl` binds name for certificates in serving order: false while there is none (the binds are left out). */
+export function tlsFiles(paths: CertPaths, ordered: readonly unknown[]): TlsFiles | false {
+  return ordered.length > 0 ? { defaultCert: paths.defaultFile, crtList: paths.crtList } : false;
 }
 
 /** The crt-list: every file but the default one, in order. */

@@ -1,5 +1,6 @@
 import type { InvalidCert } from '../applier/applied-state';
 import { Certificate, CertificateInfo, parseCertName, parseCertificate } from '../certs/certificate';
+import { judgeCerts } from '../certs/stored-certs';
 import { InvalidParameter, NotLive } from '../errors';
 import type { RouteStore } from '../store/route-store';
 
@@ -84,15 +85,7 @@ export class CertChanges {
   /** What the store holds, described (never a key); certificates that no longer parse, with why. */
   async list(): Promise<StoredCerts> {
     const snapshot = await this.options.store.list();
-    const certs: CertificateInfo[] = [];
-    const invalid: InvalidCert[] = [];
-    for (const entry of snapshot.certs ?? []) {
-      try {
-        certs.push(parseCertificate(entry.name, entry.pem, { rejectExpired: false }).info);
-      } catch (error) {
-        invalid.push({ name: entry.name, reason: (error as Error).message });
-      }
-    }
-    return { certs, invalid };
+    const { valid, invalid } = judgeCerts(snapshot.certs ?? []);
+    return { certs: valid.map((cert) => cert.info), invalid };
   }
 }
