@@ -3,6 +3,7 @@ import * as https from 'https';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import * as tls from 'tls';
 import { spawnSync } from 'child_process';
 import { Backend, request, startBackend } from './helpers/backends';
 import { createCa, handshake, http2Request, httpsRequest, issueCert, mismatchedPem, TestCa, TestCert } from './helpers/certs';
@@ -128,6 +129,86 @@ it('picks the certificate by SNI and answers clients without SNI with DEFAULT_CE
   expect(certs.certs.map((c: { name: string }) => c.name)).toEqual(['blog', 'shop', 'zzz']);
   expect(certs.default).toBe('shop');
   expect(listed.body).not.toMatch(/PRIVATE KEY/);
+});
+
+/** A plain Node TLS server that accepts old versions and ciphers: proof that the client below can offer them. */
+async function lenientTlsServer(cert: TestCert): Promise<tls.Server> {
+  const server = tls.createServer({ cert: cert.cert, key: cert.key, minVersion: 'TLSv1.1', ciphers: 'ALL@SECLEVEL=0' }, (socket) => socket.end());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+const TLS11 = { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'ALL@SECLEVEL=0' } as const;
+/** A TLS 1.2 cipher without forward secrecy and AEAD (CBC, RSA key exchange is not possible with an EC key). */
+const TLS12_CBC = { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA@SECLEVEL=0' } as const;
+
+it('accepts TLS 1.3 and TLS 1.2 with AEAD ciphers by default (SSL_BIND_OPTIONS, SSL_BIND_CIPHERS), and refuses TLS 1.1 and CBC ciphers', async () => {
+  expect(await handshake({ port: httpsPort, servername: 'shop.test' })).toMatchObject({ protocol: 'TLSv1.3', fingerprint: shop.fingerprint });
+  const tls12 = await handshake({ port: httpsPort, servername: 'shop.test', maxVersion: 'TLSv1.2' });
+  expect(tls12).toMatchObject({ protocol: 'TLSv1.2', cipher: 'ECDHE-ECDSA-AES128-GCM-SHA256' });
+  const lenient = await lenientTlsServer(shop);
+  try {
+    const lenientPort = (lenient.address() as net.AddressInfo).port;
+    expect((await handshake({ port: lenientPort, servername: 'shop.test', ...TLS11 })).protocol).toBe('TLSv1.1');
+    expect((await handshake({ port: lenientPort, servername: 'shop.test', ...TLS12_CBC })).cipher).toBe('ECDHE-ECDSA-AES128-SHA');
+  } finally {
+    lenient.close();
+  }
+  await expect(handshake({ port: httpsPort, servername: 'shop.test', ...TLS11 })).rejects.toThrow();
+  await expect(handshake({ port: httpsPort, servername: 'shop.test', ...TLS12_CBC })).rejects.toThrow();
+});
+
+it('answers clients without SNI with the first certificate by name when DEFAULT_CERT is unset', async () => {
+  const [port, plainPort] = [await freePort(), await freePort()];
+  const other = await startSidecar({ httpPort: plainPort, stateDir: stateDir(), env: { DEFAULT_PORTS: `${plainPort},${port}:ssl` } });
+  try {
+    const [alpha, beta] = [issueCert(ca, ['alpha.test']), issueCert(ca, ['beta.test'])];
+    expect((await other.call(`${BASE}/cert?certName=beta`, { method: 'PUT', body: beta.pem })).status).toBe(200);
+    expect((await handshake({ port })).fingerprint).toBe(beta.fingerprint);
+    expect((await other.call(`${BASE}/cert?certName=alpha`, { method: 'PUT', body: alpha.pem })).status).toBe(200);
+    expect((await handshake({ port })).fingerprint).toBe(alpha.fingerprint);
+    expect((await handshake({ port, servername: 'beta.test' })).fingerprint).toBe(beta.fingerprint);
+    expect(JSON.parse((await other.call(`${BASE}/certs`)).body).default).toBe('alpha');
+  } finally {
+    await other.stop();
+  }
+});
+
+it('takes SSL_BIND_OPTIONS and SSL_BIND_CIPHERS: TLS 1.2 only, with one cipher', async () => {
+  const [port, plainPort] = [await freePort(), await freePort()];
+  const env = {
+    DEFAULT_PORTS: `${plainPort},${port}:ssl`,
+    SSL_BIND_OPTIONS: 'ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.2',
+    SSL_BIND_CIPHERS: 'ECDHE-ECDSA-AES256-GCM-SHA384',
+  };
+  const other = await startSidecar({ httpPort: plainPort, stateDir: stateDir(), env });
+  try {
+    expect((await other.call(`${BASE}/cert?certName=shop`, { method: 'PUT', body: shop.pem })).status).toBe(200);
+    expect(await handshake({ port, servername: 'shop.test' })).toMatchObject({ protocol: 'TLSv1.2', cipher: 'ECDHE-ECDSA-AES256-GCM-SHA384' });
+    await expect(handshake({ port, servername: 'shop.test', ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256' })).rejects.toThrow();
+  } finally {
+    await other.stop();
+  }
+});
+
+it('refuses distribute=true on certificates with the file store: 400 naming distribute, and nothing changes', async () => {
+  const other = issueCert(ca, ['other.test']);
+  const before = (await sidecar.call(`${BASE}/certs`)).body;
+  const put = await putCert('other', other.pem, '&distribute=true');
+  expect(put.status).toBe(400);
+  expect(JSON.parse(put.body).message).toMatch(/^distribute: certificates are distributed through a shared store \(CONSUL_ADDRESS\)/);
+  const removed = await sidecar.call(`${BASE}/cert?certName=shop&distribute=true`, { method: 'DELETE' });
+  expect(removed.status).toBe(400);
+  expect(JSON.parse(removed.body).message).toMatch(/^distribute: /);
+  const serviceCert = encodeURIComponent(other.pem.replace(/\n/g, '\\n'));
+  const withRoute = await sidecar.call(
+    `${BASE}/reconfigure?serviceName=other&servicePath=/other&port=${backend.port}&distribute=true&serviceCert=${serviceCert}`,
+  );
+  expect(withRoute.status).toBe(400);
+  expect(JSON.parse(withRoute.body).message).toMatch(/^distribute: /);
+  expect((await sidecar.call(`${BASE}/certs`)).body).toBe(before);
+  expect(JSON.parse((await sidecar.call(`${BASE}/config?type=json`)).body).routes.map((r: { serviceName: string }) => r.serviceName)).toEqual(['shop']);
+  expect((await handshake({ port: httpsPort, servername: 'shop.test' })).fingerprint).toBe(shop.fingerprint);
 });
 
 it('redirects httpsOnly routes to the HTTPS port, where the page works', async () => {

@@ -113,6 +113,10 @@ export interface Presented {
   readonly fingerprint: string;
   readonly alpn: string | false;
   readonly authorized: boolean;
+  /** The TLS version agreed, e.g. `TLSv1.3`. */
+  readonly protocol: string;
+  /** The cipher agreed (OpenSSL's name). */
+  readonly cipher: string;
 }
 
 export interface HandshakeOptions {
@@ -125,6 +129,11 @@ export interface HandshakeOptions {
   /** Client certificate and key (PEM) for mutual TLS. */
   readonly clientCert?: { readonly cert: string; readonly key: string };
   readonly timeoutMs?: number;
+  /** The TLS versions the client offers (Node's default: 1.2 and 1.3). */
+  readonly minVersion?: tls.SecureVersion;
+  readonly maxVersion?: tls.SecureVersion;
+  /** The TLS 1.2 ciphers the client offers (OpenSSL syntax). */
+  readonly ciphers?: string;
 }
 
 /** One real TLS handshake; resolves with what the server presented, then closes. */
@@ -139,6 +148,9 @@ export function handshake(options: HandshakeOptions): Promise<Presented> {
       ALPNProtocols: options.alpn ? [...options.alpn] : undefined,
       cert: options.clientCert?.cert,
       key: options.clientCert?.key,
+      minVersion: options.minVersion,
+      maxVersion: options.maxVersion,
+      ciphers: options.ciphers,
       rejectUnauthorized: false,
     });
     socket.setTimeout(options.timeoutMs ?? 5000, () => socket.destroy(new Error(`TLS handshake with port ${options.port} timed out`)));
@@ -150,6 +162,8 @@ export function handshake(options: HandshakeOptions): Promise<Presented> {
         fingerprint: peer.fingerprint256,
         alpn: socket.alpnProtocol ?? false,
         authorized: socket.authorized,
+        protocol: socket.getProtocol() ?? '',
+        cipher: socket.getCipher().name,
       };
       socket.end();
       resolve(result);
