@@ -70,6 +70,7 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
     '(unset)',
     'PEM file of the CAs whose client certificates the :ssl ports accept; routes with verifyClientSsl=true then answer 403 without a valid one.',
   ),
+  def('BACKEND_CA_FILE', '(unset)', "PEM file of the CAs that sign the services' certificates, for routes with sslVerify=true; unset: the system's CAs."),
   def('SSL_BIND_OPTIONS', 'ssl-min-ver TLSv1.2', 'HAProxy bind options added to every :ssl port.'),
   def('SSL_BIND_CIPHERS', DEFAULT_CIPHERS, 'TLS 1.2 cipher list of the :ssl ports (TLS 1.3 uses its own safe defaults).'),
   def('STATE_DIR', './state', 'File store, rendered config, last-known-good config, HAProxy sockets and pid.'),
@@ -198,6 +199,7 @@ export const CONFIG_SETTINGS: readonly string[] = [
   'SSL_BIND_CIPHERS',
   'DEFAULT_CERT',
   'CA_FILE',
+  'BACKEND_CA_FILE',
   'TEMPLATES_DIR',
   'HAPROXY_BIN',
   'HAPROXY_RESOLVERS',
@@ -274,6 +276,8 @@ export interface TlsSettings {
   readonly defaultCert?: string;
   readonly certsDir?: string;
   readonly caFile?: string;
+  /** BACKEND_CA_FILE: what sslVerify routes verify their servers' certificates against; undefined: the system's CAs. */
+  readonly backendCaFile?: string;
   readonly bindOptions: string;
   readonly ciphers: string;
 }
@@ -462,16 +466,23 @@ function word(raw: RawSettings, name: string, fallback: string, pattern: RegExp)
   return value;
 }
 
+/** A file haproxy.cfg names: one word there, so only these characters; resolved against `cwd`. */
+function configPath(raw: RawSettings, name: string, cwd: string): string | undefined {
+  const value = text(raw, name);
+  if (value === undefined) return undefined;
+  if (!/^[A-Za-z0-9._/@+-]+$/.test(value)) throw new InvalidSetting(name, 'may only contain letters, digits and ._/@+-');
+  return path.resolve(cwd, value);
+}
+
 function tlsSettings(raw: RawSettings, cwd: string): TlsSettings {
   const defaultCert = text(raw, 'DEFAULT_CERT');
   const certsDir = text(raw, 'CERTS_DIR');
-  const caFile = text(raw, 'CA_FILE');
-  // The path goes into haproxy.cfg as one word.
-  if (caFile !== undefined && !/^[A-Za-z0-9._/@+-]+$/.test(caFile)) throw new InvalidSetting('CA_FILE', 'may only contain letters, digits and ._/@+-');
+  const caFile = configPath(raw, 'CA_FILE', cwd);
   return {
     defaultCert: defaultCert === undefined ? undefined : word(raw, 'DEFAULT_CERT', defaultCert, NAME),
     certsDir: certsDir === undefined ? undefined : path.resolve(cwd, certsDir),
-    caFile: caFile === undefined ? undefined : path.resolve(cwd, caFile),
+    caFile,
+    backendCaFile: configPath(raw, 'BACKEND_CA_FILE', cwd),
     bindOptions: word(raw, 'SSL_BIND_OPTIONS', 'ssl-min-ver TLSv1.2', /^[A-Za-z0-9 ._:,+/-]*$/),
     ciphers: word(raw, 'SSL_BIND_CIPHERS', DEFAULT_CIPHERS, /^[A-Za-z0-9:_+!.-]+$/),
   };

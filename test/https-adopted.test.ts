@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { MasterCli } from '../src/haproxy/master-cli';
 import { Backend, startBackend } from './helpers/backends';
@@ -7,7 +8,6 @@ import { createCa, handshake, httpsRequest, issueCert, TestCa } from './helpers/
 import { HAPROXY_BIN } from './helpers/haproxy';
 import { freePort, waitFor } from './helpers/ports';
 import { REPO_ROOT, RunningSidecar, startSidecar } from './helpers/sidecar';
-import { removeTempDirs, tempDir } from './helpers/tmp';
 
 /**
  * HTTPS with an adopted HAProxy (HAPROXY_MASTER_SOCKET), as haproxy/README.md sets it up: HAProxy
@@ -23,11 +23,13 @@ let external: ChildProcess | undefined;
 let sidecar: RunningSidecar | undefined;
 let cli: MasterCli;
 let httpsPort: number;
+let shared: string | undefined;
 
 beforeAll(async () => {
   ca = createCa();
   backend = await startBackend('adopted-tls');
-  const shared = tempDir('adopted-shared-');
+  // Removed in afterAll once the sidecar and HAProxy stopped: the shared clean-up runs before it.
+  shared = fs.mkdtempSync(path.join(os.tmpdir(), 'adopted-shared-'));
   const socket = path.join(shared, 'master.sock');
   const config = path.join(shared, 'haproxy.cfg');
   const httpPort = await freePort();
@@ -54,7 +56,7 @@ afterAll(async () => {
     await exited;
   }
   await backend?.close();
-  removeTempDirs();
+  if (shared) fs.rmSync(shared, { recursive: true, force: true, maxRetries: 5 });
 });
 
 const put = (name: string, pem: string) => sidecar!.call(`${BASE}/cert?certName=${name}`, { method: 'PUT', body: pem });

@@ -46,6 +46,7 @@ describe('parseRoute', () => {
         checkTcp: false,
         verifyClientSsl: false,
         sslVerifyNone: false,
+        sslVerify: false,
         ignoreAuthorization: false,
       },
     ]);

@@ -1,3 +1,4 @@
+import * as net from 'net';
 import { challengeMapFile } from '../acme/paths';
 import type { InvalidRoute, TlsFiles } from './types';
 import { Credential, Destination, PathRewrite, Route } from '../route/route';
@@ -393,6 +394,18 @@ function compressionView(route: Route): BackendView['compression'] {
   return { algo: route.compressionAlgo.join(' '), type: route.compressionType.length > 0 ? route.compressionType.join(' ') : false };
 }
 
+/**
+ * TLS to the servers: unverified (sslVerifyNone), or verified (sslVerify) against BACKEND_CA_FILE
+ * and the host name, which HAProxy also sends as SNI. An IP address is no name a certificate
+ * could be checked for (HAProxy matches DNS names only): then only the chain is verified.
+ */
+function serverSsl(d: Destination, host: string, settings: Settings): string {
+  if (d.sslVerifyNone) return ' ssl verify none';
+  if (!d.sslVerify) return '';
+  const name = net.isIP(host) === 0 ? ` sni str(${host}) verifyhost ${host}` : '';
+  return ` ssl verify required ca-file ${settings.tls.backendCaFile ?? '@system-ca'}${name}`;
+}
+
 function backendView(placed: Placed, settings: Settings, users: ReadonlyMap<Route, readonly Credential[]>): BackendView {
   const { route, destination: d } = placed;
   const http = d.reqMode === 'http';
@@ -419,7 +432,7 @@ function backendView(placed: Placed, settings: Settings, users: ReadonlyMap<Rout
     stickyCookie: sticky ? route.serviceName : false,
     backendExtra: route.backendExtra ?? false,
     verifyClientSsl: http && d.verifyClientSsl,
-    serverSsl: d.sslVerifyNone ? ' ssl verify none' : '',
+    serverSsl: serverSsl(d, host, settings),
     setPaths: http ? d.pathRewrites.map(setPathExpression) : [],
     requestHeaders: http ? headerRules(route.addReqHeader, route.setReqHeader, route.delReqHeader) : [],
     responseHeaders: http ? headerRules(route.addResHeader, route.setResHeader, route.delResHeader) : [],

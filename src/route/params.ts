@@ -57,6 +57,7 @@ const DESTINATION_PARAMS = [
   'timeoutTunnel',
   'verifyClientSsl',
   'sslVerifyNone',
+  'sslVerify',
   'ignoreAuthorization',
 ] as const;
 
@@ -243,8 +244,21 @@ function parseDestination(params: RouteParams, index: number): Destination {
     timeoutTunnel: optionalNumber(read, 'timeoutTunnel', 0, MAX_TIMEOUT_SECONDS),
     verifyClientSsl: read.bool('verifyClientSsl'),
     sslVerifyNone: read.bool('sslVerifyNone'),
+    sslVerify: sslVerify(read),
     ignoreAuthorization: read.bool('ignoreAuthorization'),
   };
+}
+
+/** TLS to the servers with their certificates verified: the opposite of sslVerifyNone, so never both. */
+function sslVerify(read: ParamReader): boolean {
+  const verify = read.bool('sslVerify');
+  if (verify && read.bool('sslVerifyNone')) {
+    throw new InvalidParameter(
+      read.name('sslVerify'),
+      `cannot be combined with ${read.name('sslVerifyNone')}: one verifies the servers' certificates, the other does not`,
+    );
+  }
+  return verify;
 }
 
 /** DFP's `X-Version:3,name:viktor`: every header must be present with exactly that value. */

@@ -82,6 +82,11 @@ export interface Destination {
   readonly verifyClientSsl: boolean;
   /** TLS to the service's servers, without verifying their certificates (DFP's sslVerifyNone). */
   readonly sslVerifyNone: boolean;
+  /**
+   * TLS to the service's servers, their certificates verified against BACKEND_CA_FILE (the
+   * system's CAs when unset) and the host name HAProxy connects to (ours; DFP has none).
+   */
+  readonly sslVerify: boolean;
   /** No basic auth (neither the route's users nor USERS) in front of this destination. */
   readonly ignoreAuthorization: boolean;
 }
