@@ -10,6 +10,7 @@ import { CertChanges, RouteChanges, RouteChecker, StoredRoutesChecker } from './
 import { checkConfigText } from './haproxy/check';
 import { ignoredParameters } from './route/ignored';
 import { loadTemplates, Templates } from './render';
+import { routeMapFiles } from './render/route-maps';
 import { parseEntries } from './route/entries';
 import { redactParams } from './route/redact';
 import type { RouteParams } from './route/route';
@@ -70,6 +71,8 @@ export async function validateCurrent(settings: Settings): Promise<string> {
     await writeCertFiles(paths, certFiles(paths, certs));
     // With ACME on, the config names the challenge map, which `serve` creates; HAProxy refuses a missing one.
     if (settings.acme) await ensureFile(challengeMapFile(settings.stateDir));
+    // So do the route maps: `serve` writes them with the config; an empty one is enough for the check.
+    for (const file of Object.values(routeMapFiles(settings.stateDir))) await ensureFile(file);
     await checkConfigText(settings.haproxyBin, config);
   } finally {
     await fs.promises.rm(dir, { recursive: true, force: true });

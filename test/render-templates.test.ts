@@ -6,7 +6,7 @@ import { parseRoute } from '../src/route';
 import { DEFAULT_TEMPLATES_DIR, loadSettings } from '../src/settings';
 import { checkConfig } from './helpers/haproxy';
 import { waitFor } from './helpers/ports';
-import { loopbackSettings, shippedTemplates } from './helpers/render';
+import { aclTemplates, loopbackSettings, shippedTemplates, writeMaps } from './helpers/render';
 import { tempDir } from './helpers/tmp';
 
 /** Loading, naming, ordering and conflicts: what the config text says, checked with haproxy -c. */
@@ -31,6 +31,11 @@ const settings = loopbackSettings(18080);
 
 function render(routes: Record<string, string>[]): string {
   return shippedTemplates().render(routes.map(parseRoute), settings);
+}
+
+/** Plain routes are in the route maps with the shipped templates: DFP's ACL names and order show with templates that route by ACLs only. */
+function renderAcls(routes: Record<string, string>[]): string {
+  return aclTemplates().render(routes.map(parseRoute), settings);
 }
 
 /** The lines of `text` that start with `prefix` (after indentation), in order. */
@@ -70,7 +75,7 @@ describe('loadTemplates', () => {
   });
 
   it('never HTML-escapes (noEscape)', () => {
-    const config = render([{ serviceName: 'a', servicePath: '/a&b<c>', port: '1', addReqHeader: `X-Q "x" & <y>` }]);
+    const config = renderAcls([{ serviceName: 'a', servicePath: '/a&b<c>', port: '1', addReqHeader: `X-Q "x" & <y>` }]);
     expect(config).toContain(`'/a&b<c>'`);
     expect(config).toContain(`X-Q "x" & <y>`);
   });
@@ -103,14 +108,15 @@ describe('render', () => {
       kept,
     ];
     for (const routes of steps) {
-      const text = templates.render(routes, settings);
+      const { config: text, maps } = templates.renderWithProblems(routes, settings);
       expect(text).toBe(loadTemplates(DEFAULT_TEMPLATES_DIR).render(routes, settings));
+      writeMaps(maps);
       expect(checkConfig(text).ok).toBe(true);
     }
   });
 
   it('uses DFP names: url_<aclName><port>, domain_<aclName><port>, <serviceName>-be<port>, <host>:<port>', () => {
-    const config = render([
+    const config = renderAcls([
       { serviceName: 'go-demo', servicePath: '/demo', serviceDomain: 'demo.test', port: '8080' },
       {
         serviceName: 'api',
@@ -142,7 +148,7 @@ describe('render', () => {
   });
 
   it('puts /.well-known paths first and a root path without a domain last, otherwise orders by aclName', () => {
-    const config = render([
+    const config = renderAcls([
       { serviceName: 'aaa-root', servicePath: '/', port: '1' },
       { serviceName: 'zzz-acme', servicePath: '/.well-known/acme-challenge', port: '2' },
       { serviceName: 'mmm', servicePath: '/m', port: '3' },
@@ -153,7 +159,7 @@ describe('render', () => {
   });
 
   it('keeps names unique when the DFP scheme would repeat one', () => {
-    const config = render([
+    const config = renderAcls([
       { serviceName: 'a1', servicePath: '/x', port: '23' },
       { serviceName: 'a12', servicePath: '/y', port: '3' },
       { serviceName: 'b', port: '5', 'servicePath.1': '/z', 'servicePath.2': '/zz' },

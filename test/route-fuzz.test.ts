@@ -1,8 +1,11 @@
+import * as fs from 'fs';
 import { InvalidParameter, RouteConflict } from '../src/errors';
 import { loadTemplates } from '../src/render';
+import { mapText } from '../src/render/route-maps';
 import { parseRoute, Route } from '../src/route';
 import { loadSettings } from '../src/settings';
 import { checkConfig } from './helpers/haproxy';
+import { tempDir } from './helpers/tmp';
 
 /**
  * Random and hostile parameters, seeded so a failure can be replayed: set FUZZ_SEED to the seed
@@ -235,12 +238,14 @@ describe('route parameter fuzzing', () => {
 
   it('renders every sampled accepted route into a config that haproxy -c accepts', () => {
     const templates = loadTemplates(`${__dirname}/../templates`);
-    const settings = loadSettings({ BIND_ADDRESS: '127.0.0.1', DEFAULT_PORTS: '20050,443:ssl', STATS_USER: 'u', STATS_PASS: 'p' });
+    const settings = loadSettings({ BIND_ADDRESS: '127.0.0.1', DEFAULT_PORTS: '20050,443:ssl', STATS_USER: 'u', STATS_PASS: 'p', STATE_DIR: tempDir('fuzz-') });
     const next = random(SEED + 1);
     const rejected: string[] = [];
     for (let c = 0; c < CONFIGS_TO_CHECK; c++) {
       const routes = Array.from({ length: ROUTES_PER_CONFIG }, () => pick(next, accepted));
-      const config = templates.render(routes, settings);
+      const { config, maps } = templates.renderWithProblems(routes, settings);
+      // The route maps are checked too: HAProxy parses them with the config.
+      for (const map of maps) fs.writeFileSync(map.file, mapText(map.entries));
       const check = checkConfig(config);
       if (!check.ok) rejected.push(`${check.output}\n${routes.map((r) => JSON.stringify(r.params)).join('\n')}`);
     }

@@ -7,6 +7,7 @@ import { checkConfigText } from '../haproxy/check';
 import type { HaproxyControl, HaproxyExit } from '../haproxy/control';
 import { Logger, silentLogger } from '../logger';
 import { portClash } from '../render/port-clash';
+import { MapFile, sameMaps } from '../render/route-maps';
 import type { InvalidRoute, RenderResult, TlsFiles } from '../render/types';
 import { EntryParser, ParseRoute, withRoutes } from '../route/entries';
 import { parseRoute } from '../route/params';
@@ -24,6 +25,7 @@ import { IndexWaiters } from './index-waiters';
 import { LastKnownGood } from './last-known-good';
 import { diffFields, diffRoutes } from './route-diff';
 import { RouteLog } from './route-log';
+import { RouteMapFiles } from './route-map-files';
 
 export type { ParseRoute } from '../route/entries';
 
@@ -62,6 +64,8 @@ const STABLE_AFTER_MS = 10000;
 /** A config ready to go live, and what it leaves out. */
 interface Plan {
   readonly config: string;
+  /** The route maps the config names, written with it. */
+  readonly maps: readonly MapFile[];
   readonly routes: readonly Route[];
   readonly invalid: readonly InvalidRoute[];
   /** The checked candidate file, renamed onto the live path if it goes live. */
@@ -95,6 +99,7 @@ export class Applier {
   private readonly waiters = new IndexWaiters<AppliedState>();
   private readonly logger: Logger;
   private readonly lastKnownGood: LastKnownGood;
+  private readonly routeMaps: RouteMapFiles;
   private readonly routeLog: RouteLog;
   private readonly checkedConfigs = new CheckedConfigs();
   private readonly entryParser: EntryParser;
@@ -113,6 +118,7 @@ export class Applier {
     this.logger = options.logger ?? silentLogger();
     this.routeLog = new RouteLog(this.logger);
     this.lastKnownGood = new LastKnownGood(options.settings.stateDir);
+    this.routeMaps = new RouteMapFiles(options.settings.stateDir);
     this.coalescer = new Coalescer(
       options.settings.reloadQuietMs,
       options.settings.reloadMaxDelayMs,
@@ -338,7 +344,8 @@ export class Applier {
       certs: certs.info,
       invalidCerts: certs.invalid,
     };
-    if (!force && plan.config === this.live.config) {
+    // Route maps that changed: a reload reads the files.
+    if (!force && plan.config === this.live.config && sameMaps(plan.maps, this.routeMaps.live)) {
       // The config stays; certificates and ACME challenges may still change, through the Runtime API when it can.
       const certChange = this.options.certs ? await this.options.certs.sync.apply(certs.files) : 'none';
       const challengeChange = this.options.challenges ? await this.options.challenges.apply(challenges) : 'none';
@@ -358,6 +365,7 @@ export class Applier {
     }
     this.options.certs?.sync.loaded(certs.files);
     this.options.challenges?.loaded(challenges);
+    this.routeMaps.loaded(plan.maps);
     const diff = diffRoutes(this.live.routes, plan.routes);
     this.publish(state);
     this.logger.info({ index: snapshot.index, ...diffFields(diff) }, 'routes applied');
@@ -373,10 +381,10 @@ export class Applier {
   private async plan(routes: readonly Route[], invalid: readonly InvalidRoute[]): Promise<Plan> {
     const rendered = this.renderConfig(routes);
     const withProblems = [...invalid, ...rendered.problems];
-    if (rendered.config === this.live.config) return { config: rendered.config, routes, invalid: withProblems };
+    if (rendered.config === this.live.config) return { config: rendered.config, maps: rendered.maps, routes, invalid: withProblems };
     let plan: Plan;
     try {
-      plan = { ...(await this.checked(rendered.config)), routes, invalid: withProblems };
+      plan = { ...(await this.checked(rendered.config)), maps: rendered.maps, routes, invalid: withProblems };
     } catch (error) {
       if (!(error instanceof ConfigRejected) || routes.length === 0) throw error;
       plan = await this.planWithout(routes, invalid, error);
@@ -404,8 +412,8 @@ export class Applier {
     const kept = plan.routes.filter((route) => !unbindable.some((bad) => bad.serviceName === route.serviceName));
     const rendered = this.renderConfig(kept);
     const invalid = [...plan.invalid, ...unbindable];
-    if (rendered.config === this.live.config) return { config: rendered.config, routes: kept, invalid };
-    return { ...(await this.checked(rendered.config)), routes: kept, invalid };
+    if (rendered.config === this.live.config) return { config: rendered.config, maps: rendered.maps, routes: kept, invalid };
+    return { ...(await this.checked(rendered.config)), maps: rendered.maps, routes: kept, invalid };
   }
 
   private async planWithout(routes: readonly Route[], invalid: readonly InvalidRoute[], rejection: ConfigRejected): Promise<Plan> {
@@ -421,8 +429,8 @@ export class Applier {
     const rendered = this.renderConfig(kept);
     const left = breaking.map((bad) => ({ serviceName: bad.route.serviceName, reason: `rejected by haproxy -c: ${bad.reason}` }));
     const all = [...invalid, ...rendered.problems, ...left];
-    if (rendered.config === this.live.config) return { config: rendered.config, routes: kept, invalid: all };
-    return { ...(await this.checked(rendered.config)), routes: kept, invalid: all };
+    if (rendered.config === this.live.config) return { config: rendered.config, maps: rendered.maps, routes: kept, invalid: all };
+    return { ...(await this.checked(rendered.config)), maps: rendered.maps, routes: kept, invalid: all };
   }
 
   /** Write the config next to the live one and run `haproxy -c` on it. */
@@ -459,7 +467,8 @@ export class Applier {
       }
       if (unbound.length === 0) throw error;
       const kept = plan.routes.filter((route) => !unbound.some((bad) => bad.serviceName === route.serviceName));
-      const next = { ...(await this.checked(this.renderConfig(kept).config)), routes: kept, invalid: [...plan.invalid, ...unbound] };
+      const rendered = this.renderConfig(kept);
+      const next = { ...(await this.checked(rendered.config)), maps: rendered.maps, routes: kept, invalid: [...plan.invalid, ...unbound] };
       await this.install(next);
       return next;
     }
@@ -468,6 +477,8 @@ export class Applier {
   /** Atomic swap, reload, and last-known-good; on a failed reload, the last good config returns. */
   private async install(plan: Plan): Promise<void> {
     const live = this.options.settings.haproxyConfig;
+    // The maps first: the reload reads them with the config.
+    await this.routeMaps.write(plan.maps);
     if (plan.candidate) await moveInto(plan.candidate, live);
     else await writeAtomic(live, plan.config);
     try {
@@ -481,6 +492,7 @@ export class Applier {
 
   private async rollBack(): Promise<void> {
     await this.restoreLastKnownGood();
+    await this.routeMaps.restore();
     try {
       await this.options.haproxy.reload();
     } catch (error) {
@@ -491,6 +503,7 @@ export class Applier {
 
   private async startWith(config: string): Promise<void> {
     const live = this.options.settings.haproxyConfig;
+    await this.routeMaps.prepare(config);
     await writeAtomic(live, config);
     await this.options.haproxy.start(live);
     this.live = { ...EMPTY, config };
@@ -512,7 +525,7 @@ export class Applier {
 
   private renderConfig(routes: readonly Route[]): RenderResult {
     const rendered = this.render(routes, this.tls);
-    return typeof rendered === 'string' ? { config: rendered, problems: [] } : rendered;
+    return typeof rendered === 'string' ? { config: rendered, problems: [], maps: [] } : rendered;
   }
 
   private publish(state: AppliedState): void {

@@ -7,6 +7,7 @@ import { Route } from '../route/route';
 import { Settings, loadSettings } from '../settings';
 import type { RenderResult, TlsFiles } from './types';
 import { flattened } from './flat';
+import { routeMapFiles } from './route-maps';
 import { BuiltView, buildView, ConfigView, ViewMemo } from './view';
 
 export const MAIN_TEMPLATE = 'haproxy.cfg.hbs';
@@ -137,11 +138,21 @@ function sampleInput(): { routes: Route[]; settings: Settings } {
   return { routes, settings };
 }
 
-function templatesFrom(dir: string, compiled: Compiled): Templates {
+/**
+ * Whether the templates route through the route maps (the shipped ones do). A template set
+ * written before them has no map lines: its routes all keep ACLs, so none goes unrouted.
+ */
+function usesRouteMaps(dir: string, compiled: Compiled, sample: { routes: Route[]; settings: Settings }): boolean {
+  const built = buildView(sample.routes, sample.settings, false, undefined, true);
+  const prefixMap = routeMapFiles(sample.settings.stateDir).prefix;
+  return renderView(dir, compiled, built).includes(prefixMap);
+}
+
+function templatesFrom(dir: string, compiled: Compiled, useMaps: boolean): Templates {
   const memo = new ViewMemo();
   const renderWithProblems = (routes: readonly Route[], settings: Settings, tls: TlsFiles | false = false): RenderResult => {
-    const built = buildView(routes, settings, tls, memo);
-    return { config: renderView(dir, compiled, built), problems: built.problems };
+    const built = buildView(routes, settings, tls, memo, useMaps);
+    return { config: renderView(dir, compiled, built), problems: built.problems, maps: built.maps };
   };
   return {
     dir,
@@ -156,8 +167,9 @@ function templatesFrom(dir: string, compiled: Compiled): Templates {
  * error) and try them once. Throws TemplateError naming the problem.
  */
 export function loadTemplates(dir: string): Templates {
-  const templates = templatesFrom(dir, compileAll(readTemplates(dir)));
+  const compiled = compileAll(readTemplates(dir));
   const sample = sampleInput();
+  const templates = templatesFrom(dir, compiled, usesRouteMaps(dir, compiled, sample));
   templates.render(sample.routes, sample.settings);
   const sampleWithStatsPort = { ...sample.settings, stats: { auth: { user: 'u', pass: 'p' }, uri: '/s', port: 83 } };
   templates.render(sample.routes, sampleWithStatsPort);

@@ -1,3 +1,5 @@
+import type { MapFile } from './route-maps';
+
 /** A stored route that is not served, and why (invalid parameters, a clash in the config, or rejected by HAProxy). */
 export interface InvalidRoute {
   readonly serviceName: string;
@@ -20,6 +22,8 @@ export interface TlsFiles {
 /** A rendered config and the routes it had to leave out. */
 export interface RenderResult {
   readonly config: string;
+  /** The route maps the config names, to be on disk before HAProxy reads it (none when it names none). */
+  readonly maps: readonly MapFile[];
   /** Destinations left out of the config (e.g. two tcp services on one srcPort), and why. */
   readonly problems: readonly InvalidRoute[];
 }

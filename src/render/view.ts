@@ -6,6 +6,7 @@ import { resolveUsers } from '../route/users';
 import { Settings } from '../settings';
 import { converterArgument, quote } from './quote';
 import { flattenStrings } from './flat';
+import { isMappable, MapFile, RouteMapBuilder, RouteMapFiles, routeMapFiles } from './route-maps';
 
 /**
  * Routes + settings -> plain data for the templates. All decisions live here (ordering, names,
@@ -36,7 +37,12 @@ export interface HttpFrontendView {
   /** DEFAULT_PORTS entries with `:ssl`, not bound while no certificate is stored. */
   readonly skippedSslPorts: readonly number[];
   readonly acls: readonly AclView[];
+  /** The use_backend lines of the routes that keep ACLs, tried before the maps. */
   readonly useBackends: readonly UseBackendView[];
+  /** The route maps (route-maps.ts), false when no route is in them. */
+  readonly routeMaps: RouteMapFiles | false;
+  /** ACL routes tried after the maps: a `/` path without a domain (root path last). */
+  readonly lastUseBackends: readonly UseBackendView[];
   readonly defaultBackend: string | false;
   /** Stats on the HTTP frontend when STATS_PORT is not set. */
   readonly stats: StatsView | false;
@@ -155,6 +161,8 @@ export interface ConfigView {
 export interface BuiltView {
   readonly view: ConfigView;
   readonly problems: readonly InvalidRoute[];
+  /** The route maps the config names (none when it names none): the applier writes them with it. */
+  readonly maps: readonly MapFile[];
 }
 
 /** Hands out names, adding `_2`, `_3` ... when DFP's naming scheme would repeat one. */
@@ -651,30 +659,61 @@ interface HttpFrontendPlan {
   readonly acmeChallengeMap: string | false;
 }
 
-function httpFrontendView(http: readonly Placed[], plan: HttpFrontendPlan, settings: Settings, memo: Memo): HttpFrontendView {
+/** The route maps of a frontend, or false when it routes by ACLs only. */
+interface FrontendMaps {
+  readonly files: RouteMapFiles;
+  /** Filled with the frontend's map entries. */
+  readonly out: MapFile[];
+}
+
+function httpFrontendView(
+  http: readonly Placed[],
+  plan: HttpFrontendPlan,
+  settings: Settings,
+  memo: Memo,
+  maps: FrontendMaps | false = false,
+): HttpFrontendView {
   const aclNames = new UniqueNames();
   const acls: AclView[] = [];
   const useBackends: UseBackendView[] = [];
+  const lastUseBackends: UseBackendView[] = [];
+  const mapBuilder = maps ? new RouteMapBuilder(maps.files) : undefined;
   // The rank is computed once per destination, not once per comparison: 10,000 routes sort fast.
   const ranked = http.map((placed): Ranked => ({ placed, rank: httpRank(placed.destination) })).sort(compareHttp);
-  for (const { placed } of ranked) {
+  for (const { placed, rank } of ranked) {
+    if (mapBuilder && isMappable(placed.destination, domainAlgoOf(placed.route, settings), placed.overTls)) {
+      mapBuilder.add(placed.destination, placed.backend);
+      continue;
+    }
     const entry = httpEntry(placed, aclNames, memo, settings);
     acls.push(...entry.acls);
-    useBackends.push(entry.use);
+    // With maps, a root path without a domain that keeps ACLs still comes after every mapped route.
+    (mapBuilder && rank === 2 ? lastUseBackends : useBackends).push(entry.use);
   }
+  const inMaps = mapBuilder !== undefined && !mapBuilder.empty;
+  if (maps && mapBuilder && inMaps) maps.out.push(...mapBuilder.build());
   const defaultRoute = http.find((p) => p.route.isDefaultBackend && !p.overTls);
   return {
     ...plan,
     redirects: redirectRules(http),
     acls,
     useBackends,
+    routeMaps: maps && inMaps ? maps.files : false,
+    lastUseBackends,
     defaultBackend: defaultRoute ? defaultRoute.backend : false,
     captures: settings.proxy.captureRequestHeaders,
     log: logView(settings, 'http'),
   };
 }
 
-function mainFrontendView(http: readonly Placed[], settings: Settings, stats: StatsView | false, tls: TlsFiles | false, memo: Memo): HttpFrontendView {
+function mainFrontendView(
+  http: readonly Placed[],
+  settings: Settings,
+  stats: StatsView | false,
+  tls: TlsFiles | false,
+  memo: Memo,
+  maps: FrontendMaps | false,
+): HttpFrontendView {
   const frontendPorts = [...settings.defaultPorts, ...settings.bindPorts];
   return httpFrontendView(
     http,
@@ -689,6 +728,7 @@ function mainFrontendView(http: readonly Placed[], settings: Settings, stats: St
     },
     settings,
     memo,
+    maps,
   );
 }
 
@@ -720,7 +760,7 @@ function uniqueServices(routes: readonly Route[], problems: InvalidRoute[]): Rou
  * memo, the parts of routes unchanged since an earlier build with the same settings are that
  * build's objects.
  */
-export function buildView(routes: readonly Route[], settings: Settings, tls: TlsFiles | false = false, memo: Memo = NO_MEMO): BuiltView {
+export function buildView(routes: readonly Route[], settings: Settings, tls: TlsFiles | false = false, memo: Memo = NO_MEMO, useMaps = true): BuiltView {
   memo.useSettings(settings);
   const problems: InvalidRoute[] = [];
   const authRoutes = withUsers(servedInOrder(routes, problems), settings, problems);
@@ -747,6 +787,8 @@ export function buildView(routes: readonly Route[], settings: Settings, tls: Tls
   }
   const served = new Set<Placed>([...http, ...onPort]);
   const stats = statsView(settings);
+  // The main frontend only: a srcPort frontend comes and goes with its routes, so its rules stay ACLs.
+  const maps: FrontendMaps | false = useMaps ? { files: routeMapFiles(settings.stateDir), out: [] } : false;
   return {
     view: {
       timeouts: settings.timeouts,
@@ -757,7 +799,7 @@ export function buildView(routes: readonly Route[], settings: Settings, tls: Tls
       errorFiles: settings.proxy.errorFiles,
       resolvers: settings.haproxyResolvers.map((r, i) => ({ name: `dns${i}`, address: `${r.host}:${r.port}` })),
       userlists: [...globalList, ...routeUserlists(authRoutes, memo)],
-      httpFrontend: mainFrontendView(http, settings, stats, tls, memo),
+      httpFrontend: mainFrontendView(http, settings, stats, tls, memo, maps),
       httpPortFrontends,
       tcpFrontends,
       backends: placed
@@ -766,5 +808,6 @@ export function buildView(routes: readonly Route[], settings: Settings, tls: Tls
       statsFrontend: stats && stats.bind !== false ? stats : false,
     },
     problems,
+    maps: maps ? maps.out : [],
   };
 }

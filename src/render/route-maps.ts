@@ -1,0 +1,171 @@
+import * as path from 'path';
+import type { Destination } from '../route/route';
+
+/**
+ * Map-based routing of the main HTTP frontend. One ACL per route is scanned in order for every
+ * request (a request for the 10,000th route took milliseconds); HAProxy's `map_str` and `map_beg`
+ * lookups are tree lookups instead, as fast for the last route as for the first. A destination
+ * that only needs what a map can express (host exact or wildcard suffix, with or without a port;
+ * path exact or prefix) becomes map entries; every other one keeps its ACL lines.
+ *
+ * Keys are `<host key><path>`: the host key is the domain in lower case (`a.test`, `a.test:8080`,
+ * `*.wild.test`), or nothing for a route without a domain. Lookups go from the most specific
+ * host to none: the Host header as sent (with its port), without its port, the longest wildcard
+ * suffix that matches it (which also holds the paths of the shorter wildcards covering it), then
+ * no host. At each step an exact path wins over a prefix, and among
+ * prefixes the longest (HAProxy's `map_beg` is a prefix tree: longest match). A domain-only
+ * route is the prefix `/` of its host.
+ *
+ * The files live in STATE_DIR; the applier writes them with the config (and changes the running
+ * worker's copy through the Runtime API).
+ */
+
+export interface RouteMapFiles {
+  /** `<host key><path>` -> backend, pathType `path`. */
+  readonly exact: string;
+  /** `<host key><path>` -> backend, pathType `path_beg` (and domain-only routes: path `/`). */
+  readonly prefix: string;
+  /** Wildcard suffix (`.wild.test`) -> its host key (`*.wild.test`), longest suffix first. */
+  readonly wildcards: string;
+}
+
+export function routeMapFiles(stateDir: string): RouteMapFiles {
+  return {
+    exact: path.resolve(stateDir, 'routes-exact.map'),
+    prefix: path.resolve(stateDir, 'routes-prefix.map'),
+    wildcards: path.resolve(stateDir, 'routes-wildcards.map'),
+  };
+}
+
+/** The entries of one map file, key -> value. */
+export interface MapFile {
+  readonly file: string;
+  readonly entries: ReadonlyMap<string, string>;
+}
+
+/** The text of a map file: one `key value` line per entry, in the map's order. */
+export function mapText(entries: ReadonlyMap<string, string>): string {
+  let text = '';
+  for (const [key, value] of entries) text += `${key} ${value}\n`;
+  return text;
+}
+
+/** The entries of a map file's text (what `mapText` wrote, or a hand edit of it). */
+export function parseMapText(text: string): Map<string, string> {
+  const entries = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) continue;
+    const [key, value] = trimmed.split(/\s+/);
+    if (key && value && !entries.has(key)) entries.set(key, value);
+  }
+  return entries;
+}
+
+/** A key HAProxy's map file parser takes as one word: printable, no space, no comment or escape character. */
+const MAP_WORD = /^[\x21-\x7e]+$/;
+
+function plainWord(text: string): boolean {
+  return MAP_WORD.test(text) && !text.includes('#') && !text.includes('\\');
+}
+
+function mappablePath(p: string): boolean {
+  // `/.well-known` stays an ACL route: DFP serves it before every other route, whatever its host.
+  return p.startsWith('/') && !p.startsWith('/.well-known') && plainWord(p);
+}
+
+function mappableDomain(d: string): boolean {
+  if (!plainWord(d) || d.includes('/')) return false;
+  // A wildcard is matched on the host without its port, so a wildcard with a port never matched; it keeps its ACL.
+  return !(d.startsWith('*') && d.includes(':'));
+}
+
+/**
+ * Whether a destination of the main HTTP frontend is routed by the maps: only host (matched
+ * exactly, DFP's default `hdr(host)`), path (prefix or exact) and the service port matter to it.
+ * `overTls`: the HTTPS copy of a destination with httpsPort (it needs `ssl_fc`).
+ */
+export function isMappable(d: Destination, domainAlgo: string, overTls: boolean): boolean {
+  if (overTls || d.httpsPort !== undefined || d.srcPort !== undefined || d.reqMode !== 'http') return false;
+  if (d.pathType !== 'path_beg' && d.pathType !== 'path') return false;
+  if (d.servicePathExclude.length > 0 || d.serviceHeader.length > 0 || d.userAgent.length > 0) return false;
+  if (d.servicePath.length === 0 && d.serviceDomain.length === 0) return false;
+  if (d.serviceDomain.length > 0 && domainAlgo !== 'hdr(host)') return false;
+  return d.servicePath.every(mappablePath) && d.serviceDomain.every(mappableDomain);
+}
+
+/** The route maps of one config: filled in route order, so of two routes with one key the first keeps it (DFP's order). */
+export class RouteMapBuilder {
+  private readonly exact = new Map<string, string>();
+  private readonly prefix = new Map<string, string>();
+  private readonly wildcards = new Map<string, string>();
+  /** The paths of each wildcard host key, for the wildcards it covers (build()). */
+  private readonly wildcardPaths = new Map<string, { exact: Map<string, string>; prefix: Map<string, string> }>();
+
+  constructor(private readonly files: RouteMapFiles) {}
+
+  add(d: Destination, backend: string): void {
+    const hosts = d.serviceDomain.length > 0 ? d.serviceDomain.map((domain) => domain.toLowerCase()) : [''];
+    const paths = d.servicePath.length > 0 ? d.servicePath : ['/'];
+    const map = d.servicePath.length > 0 && d.pathType === 'path' ? this.exact : this.prefix;
+    for (const host of hosts) {
+      const wildcard = host.startsWith('*') ? this.wildcardOf(host) : undefined;
+      for (const p of paths) {
+        const key = `${host}${p}`;
+        if (map.has(key)) continue;
+        map.set(key, backend);
+        (map === this.exact ? wildcard?.exact : wildcard?.prefix)?.set(p, backend);
+      }
+    }
+  }
+
+  get empty(): boolean {
+    return this.exact.size === 0 && this.prefix.size === 0;
+  }
+
+  private wildcardOf(host: string): { exact: Map<string, string>; prefix: Map<string, string> } {
+    let paths = this.wildcardPaths.get(host);
+    if (!paths) {
+      paths = { exact: new Map(), prefix: new Map() };
+      this.wildcardPaths.set(host, paths);
+      this.wildcards.set(host.slice(1), host);
+    }
+    return paths;
+  }
+
+  /** The three maps, keys sorted (a reload and a sequence of runtime changes give the same files). */
+  build(): MapFile[] {
+    // `map_end` scans its list in order: the longest suffix first, so `*.a.b.test` wins over `*.b.test`.
+    const wildcards = [...this.wildcards].sort(([a], [b]) => b.length - a.length || compare(a, b));
+    // Only the longest matching wildcard is looked up: it also gets the paths of each shorter
+    // wildcard that covers it (`*.b.test` covers `*.a.b.test`), unless it has that path itself.
+    wildcards.forEach(([suffix, host], i) => {
+      for (const [shorter, coverer] of wildcards.slice(i + 1)) {
+        if (!suffix.endsWith(shorter)) continue;
+        const paths = this.wildcardPaths.get(coverer);
+        for (const [p, backend] of paths?.exact ?? []) if (!this.exact.has(`${host}${p}`)) this.exact.set(`${host}${p}`, backend);
+        for (const [p, backend] of paths?.prefix ?? []) if (!this.prefix.has(`${host}${p}`)) this.prefix.set(`${host}${p}`, backend);
+      }
+    });
+    return [
+      { file: this.files.exact, entries: sorted(this.exact) },
+      { file: this.files.prefix, entries: sorted(this.prefix) },
+      { file: this.files.wildcards, entries: new Map(wildcards) },
+    ];
+  }
+}
+
+function compare(a: string, b: string): number {
+  if (a === b) return 0;
+  return a < b ? -1 : 1;
+}
+
+function sorted(entries: ReadonlyMap<string, string>): Map<string, string> {
+  return new Map([...entries].sort(([a], [b]) => compare(a, b)));
+}
+
+/** The same files with the same entries in the same order. */
+export function sameMaps(a: readonly MapFile[], b: readonly MapFile[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((map, i) => map.file === b[i].file && mapText(map.entries) === mapText(b[i].entries));
+}
