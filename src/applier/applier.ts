@@ -4,6 +4,7 @@ import { ConfigRejected, InvalidParameter, NotLive } from '../errors';
 import { Backoff } from '../files/backoff';
 import { moveInto, siblingTemp, writeAtomic } from '../files/atomic-write';
 import { checkConfigText } from '../haproxy/check';
+import { RuntimeApi } from '../haproxy/runtime-api';
 import type { HaproxyControl, HaproxyExit } from '../haproxy/control';
 import { Logger, silentLogger } from '../logger';
 import { portClash } from '../render/port-clash';
@@ -100,6 +101,8 @@ export class Applier {
   private readonly logger: Logger;
   private readonly lastKnownGood: LastKnownGood;
   private readonly routeMaps: RouteMapFiles;
+  /** The worker's Runtime API (through the master CLI, for our child and an adopted HAProxy alike). */
+  private readonly runtime: RuntimeApi;
   private readonly routeLog: RouteLog;
   private readonly checkedConfigs = new CheckedConfigs();
   private readonly entryParser: EntryParser;
@@ -119,6 +122,7 @@ export class Applier {
     this.routeLog = new RouteLog(this.logger);
     this.lastKnownGood = new LastKnownGood(options.settings.stateDir);
     this.routeMaps = new RouteMapFiles(options.settings.stateDir);
+    this.runtime = new RuntimeApi(options.haproxy.masterSocket);
     this.coalescer = new Coalescer(
       options.settings.reloadQuietMs,
       options.settings.reloadMaxDelayMs,
@@ -344,15 +348,15 @@ export class Applier {
       certs: certs.info,
       invalidCerts: certs.invalid,
     };
-    // Route maps that changed: a reload reads the files.
-    if (!force && plan.config === this.live.config && sameMaps(plan.maps, this.routeMaps.live)) {
-      // The config stays; certificates and ACME challenges may still change, through the Runtime API when it can.
+    if (!force && plan.config === this.live.config) {
+      // The config stays; route maps, certificates and ACME challenges may still change, through the Runtime API when it can.
+      const mapChange = await this.applyMaps(plan.maps);
       const certChange = this.options.certs ? await this.options.certs.sync.apply(certs.files) : 'none';
       const challengeChange = this.options.challenges ? await this.options.challenges.apply(challenges) : 'none';
-      if (certChange !== 'reload' && challengeChange !== 'reload') {
+      if (mapChange !== 'reload' && certChange !== 'reload' && challengeChange !== 'reload') {
         if (plan.candidate) await fs.promises.rm(plan.candidate, { force: true });
         this.publish(state);
-        const applied = certChange === 'applied' || challengeChange === 'applied';
+        const applied = mapChange === 'applied' || certChange === 'applied' || challengeChange === 'applied';
         const changeToLiveMs = applied && firstAt !== undefined ? Date.now() - firstAt : undefined;
         return this.finish(applied ? 'runtime' : 'skipped', started, snapshot.index, plan.routes.length, plan.invalid, undefined, changeToLiveMs);
       }
@@ -513,6 +517,17 @@ export class Applier {
     const { config, candidate } = await this.checked(this.renderConfig([]).config);
     await fs.promises.rm(candidate, { force: true });
     return config;
+  }
+
+  /**
+   * Route maps that changed under an unchanged config: the files first (a reload or restart from
+   * now on reads them), then the worker through the Runtime API; `reload` when that cannot be
+   * done or failed. Without a route map in the config, nothing to do.
+   */
+  private async applyMaps(maps: readonly MapFile[]): Promise<'none' | 'applied' | 'reload'> {
+    if (sameMaps(maps, this.routeMaps.live)) return 'none';
+    await this.routeMaps.write(maps);
+    return this.routeMaps.apply(maps, this.runtime, this.logger);
   }
 
   /** Judge the stored certificates and write their files; the renders that follow bind them. */

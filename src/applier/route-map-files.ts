@@ -1,6 +1,68 @@
 import * as fs from 'fs';
 import { readIfExists, writeAtomic } from '../files/atomic-write';
+import type { RuntimeApi } from '../haproxy/runtime-api';
+import type { Logger } from '../logger';
 import { MapFile, mapText, parseMapText, routeMapFiles } from '../render/route-maps';
+
+/**
+ * HAProxy reads a CLI command, payload included, into one buffer (tune.bufsize, 16 KB): the
+ * entries of a whole map go in chunks well under it.
+ */
+const PAYLOAD_BYTES = 12000;
+/** More changes than this to one map: the whole map is replaced in one commit instead of one command per entry. */
+const MAX_ENTRY_COMMANDS = 64;
+
+/** What changes in one map file: keys added, values changed, keys removed. */
+interface MapDiff {
+  readonly file: string;
+  readonly next: ReadonlyMap<string, string>;
+  readonly added: [string, string][];
+  readonly changed: [string, string][];
+  readonly removed: string[];
+  /** The map's order matters (`map_end` scans a list): only a whole replacement keeps it. */
+  readonly ordered: boolean;
+  /** Whether the worker's map must change at all. */
+  readonly changes: boolean;
+}
+
+function diffMap(file: string, live: ReadonlyMap<string, string>, next: ReadonlyMap<string, string>, ordered: boolean): MapDiff {
+  const added: [string, string][] = [];
+  const changed: [string, string][] = [];
+  for (const [key, value] of next) {
+    const old = live.get(key);
+    if (old === undefined) added.push([key, value]);
+    else if (old !== value) changed.push([key, value]);
+  }
+  const removed = [...live.keys()].filter((key) => !next.has(key));
+  const changes = ordered ? mapText(live) !== mapText(next) : added.length + changed.length + removed.length > 0;
+  return { file, next, added, changed, removed, ordered, changes };
+}
+
+/** `key value` lines in chunks under PAYLOAD_BYTES. */
+function chunks(entries: Iterable<[string, string]>): string[] {
+  const out: string[] = [];
+  let chunk = '';
+  for (const [key, value] of entries) {
+    const line = `${key} ${value}\n`;
+    if (chunk.length + line.length > PAYLOAD_BYTES && chunk !== '') {
+      out.push(chunk);
+      chunk = '';
+    }
+    chunk += line;
+  }
+  if (chunk !== '') out.push(chunk);
+  return out;
+}
+
+function sameEntries(a: readonly [string, string][], b: ReadonlyMap<string, string>): boolean {
+  if (a.length !== b.size) return false;
+  let i = 0;
+  for (const [key, value] of b) {
+    if (a[i][0] !== key || a[i][1] !== value) return false;
+    i++;
+  }
+  return true;
+}
 
 /**
  * The route map files in STATE_DIR (render/route-maps.ts), kept in step with the config: they are
@@ -56,8 +118,73 @@ export class RouteMapFiles {
     await this.write(this.served);
   }
 
+  /**
+   * Bring the worker's maps to `maps` (written to the files already) through the Runtime API,
+   * without a reload: `none` when it serves them already, `applied` when it does now and a check
+   * confirmed it, `reload` when the config must be reloaded instead (the config does not name
+   * the same maps, or a command or the check failed: the worker may then hold neither state, and
+   * only a reload from the files says what is served).
+   */
+  async apply(maps: readonly MapFile[], runtime: RuntimeApi, logger: Logger): Promise<'none' | 'applied' | 'reload'> {
+    if (maps.length !== this.served.length || maps.some((map, i) => map.file !== this.served[i].file)) return 'reload';
+    const diffs = maps.map((map, i) => diffMap(map.file, this.served[i].entries, map.entries, map.file === this.files[2])).filter((diff) => diff.changes);
+    if (diffs.length === 0) return 'none';
+    try {
+      for (const diff of diffs) {
+        const commands = diff.added.length + diff.changed.length + diff.removed.length;
+        if (diff.ordered || commands > MAX_ENTRY_COMMANDS) await replaceMap(runtime, diff);
+        else await changeEntries(runtime, diff);
+      }
+    } catch (error) {
+      logger.warn({ err: (error as Error).message }, 'route map change through the Runtime API failed; reloading instead');
+      return 'reload';
+    }
+    logger.info(
+      { maps: diffs.map((diff) => ({ file: diff.file, added: diff.added.length, changed: diff.changed.length, removed: diff.removed.length })) },
+      'route maps changed through the Runtime API',
+    );
+    this.served = maps;
+    return 'applied';
+  }
+
   /** Remove the files (a test's clean-up). */
   async remove(): Promise<void> {
     for (const file of this.files) await fs.promises.rm(file, { force: true });
   }
+}
+
+/**
+ * One command per entry: new and changed entries first, removed ones last, so a route that moves
+ * (one key removed, one added) is served at every moment. Then each changed key is looked up.
+ */
+async function changeEntries(runtime: RuntimeApi, diff: MapDiff): Promise<void> {
+  for (const chunk of chunks(diff.added)) await runtime.addMapEntries(diff.file, chunk);
+  for (const [key, value] of diff.changed) await runtime.setMapEntry(diff.file, key, value);
+  for (const key of diff.removed) await runtime.deleteMapEntry(diff.file, key);
+  for (const [key, value] of [...diff.added, ...diff.changed]) {
+    const found = await runtime.lookUpMap(diff.file, key);
+    if (found?.key !== key || found.value !== value) throw new Error(`${diff.file}: ${key} is not served after the change`);
+  }
+  for (const key of diff.removed) {
+    const found = await runtime.lookUpMap(diff.file, key);
+    if (found?.key === key) throw new Error(`${diff.file}: ${key} is still served after its removal`);
+  }
+}
+
+/**
+ * The whole map in one commit: a new version filled in chunks, compared entry by entry with what
+ * it should hold, and only then committed. A version left half-filled (a chunk refused) is never
+ * committed: that would make the live map empty or partial.
+ */
+async function replaceMap(runtime: RuntimeApi, diff: MapDiff): Promise<void> {
+  const version = await runtime.prepareMap(diff.file);
+  try {
+    for (const chunk of chunks(diff.next)) await runtime.addMapVersion(diff.file, version, chunk);
+    if (!sameEntries(await runtime.showMap(diff.file, version), diff.next)) throw new Error(`${diff.file}: the prepared version does not hold the new entries`);
+  } catch (error) {
+    await runtime.clearMapVersion(diff.file, version).catch(() => undefined);
+    throw error;
+  }
+  await runtime.commitMap(diff.file, version);
+  if (!sameEntries(await runtime.showMap(diff.file), diff.next)) throw new Error(`${diff.file}: the committed map does not hold the new entries`);
 }

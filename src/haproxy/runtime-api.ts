@@ -12,7 +12,8 @@ import { MasterCli } from './master-cli';
  * `del ssl crt-list`, `del ssl cert`. HAProxy answers in text; each method checks the answer for
  * the success sentence of its command and throws HaproxyError with HAProxy's words otherwise.
  * A certificate's payload holds its private key: it never appears in an error. Map commands
- * (`add map`, `del map`) keep HAProxy's ACME challenge map in step.
+ * (`add map`, `del map`, `set map`, `prepare map` / `add map @<version>` / `commit map`) keep
+ * HAProxy's ACME challenge map and the route maps in step.
  */
 
 /** Committing a big chain to a worker with many binds takes a while on a busy machine. */
@@ -104,6 +105,69 @@ export class RuntimeApi {
   async deleteMapEntry(map: string, key: string): Promise<void> {
     const answer = await this.send(`del map ${map} ${key}`);
     if (answer.trim() !== '' && !/Key not found/i.test(answer)) throw refused(`del map ${map}`, answer);
+  }
+
+  /** Add entries whose keys the map does not have yet, in one command (a payload, kept under HAProxy's buffer by the caller). */
+  async addMapEntries(map: string, lines: string): Promise<void> {
+    await this.mapPayload(`add map ${map}`, lines);
+  }
+
+  /** Change the value of a key the map has. */
+  async setMapEntry(map: string, key: string, value: string): Promise<void> {
+    const answer = await this.send(`set map ${map} ${key} ${value}`);
+    if (answer.trim() !== '') throw refused(`set map ${map} ${key}`, answer);
+  }
+
+  /** The entry a lookup of `key` finds (`get map`): for a prefix map, the longest prefix of it; undefined when none. */
+  async lookUpMap(map: string, key: string): Promise<{ key: string; value: string } | undefined> {
+    const answer = await this.send(`get map ${map} ${key}`);
+    if (/found=no/.test(answer)) return undefined;
+    const found = /key="((?:[^"\\]|\\.)*)", value="((?:[^"\\]|\\.)*)"/.exec(answer);
+    if (!found) throw refused(`get map ${map} ${key}`, answer);
+    return { key: found[1], value: found[2] };
+  }
+
+  /** A new, empty version of a map (`prepare map`): filled with addMapVersion, live only once committed. */
+  async prepareMap(map: string): Promise<number> {
+    const answer = await this.send(`prepare map ${map}`);
+    const version = /New version created: (\d+)/.exec(answer);
+    if (!version) throw refused(`prepare map ${map}`, answer);
+    return Number(version[1]);
+  }
+
+  /** Add `lines` (`key value` lines, under HAProxy's buffer size) to a prepared version. */
+  async addMapVersion(map: string, version: number, lines: string): Promise<void> {
+    await this.mapPayload(`add map @${version} ${map}`, lines);
+  }
+
+  /** Make a prepared version the live one: the whole map at once. */
+  async commitMap(map: string, version: number): Promise<void> {
+    const answer = await this.send(`commit map @${version} ${map}`);
+    if (answer.trim() !== '') throw refused(`commit map ${map}`, answer);
+  }
+
+  /** Drop a prepared version that will not be committed. */
+  async clearMapVersion(map: string, version: number): Promise<void> {
+    await this.send(`clear map @${version} ${map}`);
+  }
+
+  /** A map's entries (`show map`, of `version` when given), in its order. */
+  async showMap(map: string, version?: number): Promise<[string, string][]> {
+    const answer = await this.send(`show map ${version === undefined ? '' : `@${version} `}${map}`);
+    const entries: [string, string][] = [];
+    for (const line of answer.split('\n')) {
+      const fields = line.trim().split(/\s+/);
+      if (fields.length === 3 && fields[0].startsWith('0x')) entries.push([fields[1], fields[2]]);
+      else if (line.trim() !== '') throw refused(`show map ${map}`, answer);
+    }
+    return entries;
+  }
+
+  private async mapPayload(command: string, lines: string): Promise<void> {
+    // The payload ends at the first empty line: the one send() adds after the last entry.
+    const payload = lines.endsWith('\n') ? lines : `${lines}\n`;
+    const answer = await this.send(`${command} <<\n${payload}`, command);
+    if (answer.trim() !== '') throw refused(command, answer);
   }
 
   /** `set ssl cert` + `commit ssl cert`; an open transaction is aborted when either fails. */
