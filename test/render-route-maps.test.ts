@@ -31,6 +31,7 @@ const NAMES = [
   'first',
   'second',
   'upper',
+  'semi',
 ] as const;
 type Name = (typeof NAMES)[number];
 
@@ -70,6 +71,8 @@ const ROUTES = (): Record<string, string>[] => [
   to('first', { aclName: 'a', servicePath: '/same' }),
   // Paths are case-sensitive, hosts are not.
   to('upper', { servicePath: '/Upper' }),
+  // `;` separates Runtime API commands: such a path keeps its ACL.
+  to('semi', { servicePath: '/semi;x' }),
 ];
 
 beforeAll(async () => {
@@ -96,6 +99,7 @@ describe('map-based routing', () => {
     const config = fs.readFileSync(haproxy.configPath, 'utf8');
     expect(config).not.toContain('acl url_zz-api');
     expect(config).toMatch(/acl url_regex\d+ path_reg/);
+    expect(config).toMatch(/acl url_semi\d+ path_beg -- '\/semi;x'/);
   });
 
   it('sends a request to the longest matching path prefix, not to the first route in aclName order', async () => {
@@ -142,6 +146,10 @@ describe('map-based routing', () => {
 
   it('gives a key two routes share to the first in aclName order', async () => {
     expect(await backendOf('/same/x')).toBe('first');
+  });
+
+  it('routes a path the maps cannot hold by its ACL', async () => {
+    expect(await backendOf('/semi;x/1')).toBe('semi');
   });
 
   it('keeps paths case-sensitive', async () => {

@@ -62,11 +62,14 @@ export function parseMapText(text: string): Map<string, string> {
   return entries;
 }
 
-/** A key HAProxy's map file parser takes as one word: printable, no space, no comment or escape character. */
+/**
+ * A key HAProxy's map file parser takes as one word (printable, no space, no comment or escape
+ * character) and that its CLI takes as part of one command (`;` separates commands there).
+ */
 const MAP_WORD = /^[\x21-\x7e]+$/;
 
 function plainWord(text: string): boolean {
-  return MAP_WORD.test(text) && !text.includes('#') && !text.includes('\\');
+  return MAP_WORD.test(text) && !/[#\\;]/.test(text);
 }
 
 function mappablePath(p: string): boolean {
