@@ -79,6 +79,22 @@ describe('distribute=true with Consul: every replica serves the change before th
     }
   });
 
+  it('moves a path on every replica without a reload (route maps, Runtime API), and answers 200 only once all serve it', async () => {
+    const runtimeApplies = async (replica: RunningSidecar) =>
+      Number(/haproxy_sidecar_reloads_total\{outcome="runtime"\} (\d+)/.exec((await replica.call('/metrics')).body)?.[1] ?? NaN);
+    await settled(fleet);
+    const before = await Promise.all(fleet.replicas.map(runtimeApplies));
+    const answer = await fleet.replicas[0].call(`${BASE}/reconfigure?${routeQuery('go-demo', '/moved', goDemo)}&distribute=true`);
+    expect(answer.status).toBe(200);
+    for (const replica of fleet.replicas) {
+      expect((await replica.through('/moved/x')).backend).toBe('go-demo');
+      expect((await replica.through('/demo/x')).status).toBe(503);
+    }
+    const after = await Promise.all(fleet.replicas.map(runtimeApplies));
+    after.forEach((count, i) => expect(count).toBeGreaterThan(before[i]));
+    await fleet.replicas[0].call(`${BASE}/reconfigure?${routeQuery('go-demo', '/demo', goDemo)}&distribute=true`);
+  });
+
   // How fast a hand edit goes live on three replicas is bench/kv-fleet.ts's figure; here only that it does.
   it('applies a hand edit in Consul KV on all three replicas', async () => {
     const value = JSON.stringify({ serviceName: 'hand', servicePath: '/hand', port: String(goDemo.port), outboundHostname: '127.0.0.1' });
