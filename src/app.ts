@@ -134,6 +134,7 @@ export class Sidecar {
       history,
       changes: changeLog,
       bindAddress: settings.bindAddress,
+      stateDir: settings.stateDir,
     });
     const gatherer = new FleetGatherer({ peers, replicas, reporter, timeoutMs: Math.min(FLEET_TIMEOUT_MS, settings.requestTimeoutMs) });
     const dashboard = { gatherer, reporter, changeLog, uiDir: path.join(__dirname, 'ui') };

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { challengeMapFile } from './acme/paths';
+import { ensureRouteMapFiles } from './applier/route-map-files';
 import { certPaths, CertPaths, tlsFiles, writeCertFiles } from './certs/cert-files';
 import { certFiles, servingOrder } from './certs/cert-plan';
 import type { Certificate } from './certs/certificate';
@@ -10,7 +11,6 @@ import { CertChanges, RouteChanges, RouteChecker, StoredRoutesChecker } from './
 import { checkConfigText } from './haproxy/check';
 import { ignoredParameters } from './route/ignored';
 import { loadTemplates, Templates } from './render';
-import { routeMapFiles } from './render/route-maps';
 import { parseEntries } from './route/entries';
 import { redactParams } from './route/redact';
 import type { RouteParams } from './route/route';
@@ -72,7 +72,7 @@ export async function validateCurrent(settings: Settings): Promise<string> {
     // With ACME on, the config names the challenge map, which `serve` creates; HAProxy refuses a missing one.
     if (settings.acme) await ensureFile(challengeMapFile(settings.stateDir));
     // So do the route maps: `serve` writes them with the config; an empty one is enough for the check.
-    for (const file of Object.values(routeMapFiles(settings.stateDir))) await ensureFile(file);
+    await ensureRouteMapFiles(settings.stateDir);
     await checkConfigText(settings.haproxyBin, config);
   } finally {
     await fs.promises.rm(dir, { recursive: true, force: true });

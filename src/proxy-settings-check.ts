@@ -1,3 +1,4 @@
+import { ensureRouteMapFiles } from './applier/route-map-files';
 import { ConfigRejected, InvalidSetting } from './errors';
 import { checkConfigText } from './haproxy/check';
 import type { Templates } from './render';
@@ -49,6 +50,8 @@ const SAMPLE_ROUTES = [
 export async function checkProxySettings(settings: Settings, templates: Templates): Promise<void> {
   const blank: ProxySettings = { ...settings.proxy, extraGlobal: [], extraDefaults: [], extraFrontend: [], debug: undefined, errorFiles: [] };
   const routes = SAMPLE_ROUTES.map((params) => parseRoute(params));
+  // The sample http route is in the route maps, which the config then names.
+  await ensureRouteMapFiles(settings.stateDir);
   for (const { name, keep } of FREE_FORM) {
     if (!isSet(settings.proxy, name)) continue;
     const trial: Settings = { ...settings, proxy: { ...blank, ...keep(settings.proxy) } };

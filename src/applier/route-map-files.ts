@@ -65,6 +65,16 @@ function sameEntries(a: readonly [string, string][], b: ReadonlyMap<string, stri
 }
 
 /**
+ * The route map files exist (empty when new; never overwritten): `haproxy -c` refuses a config
+ * that names a missing one, and any check of a config with plain routes names them. For the
+ * checks made outside the applier (the CLI's, the settings check at start).
+ */
+export async function ensureRouteMapFiles(stateDir: string): Promise<void> {
+  await fs.promises.mkdir(stateDir, { recursive: true });
+  for (const file of Object.values(routeMapFiles(stateDir))) await fs.promises.writeFile(file, '', { flag: 'a' });
+}
+
+/**
  * The route map files in STATE_DIR (render/route-maps.ts), kept in step with the config: they are
  * written with it, before any reload, so a reload or a restart from the last-known-good config at
  * any moment reads the maps of the config it reads. It remembers what the worker serves.

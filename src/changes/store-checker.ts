@@ -1,3 +1,4 @@
+import { ensureRouteMapFiles } from '../applier/route-map-files';
 import { checkConfigText } from '../haproxy/check';
 import { portClash } from '../render/port-clash';
 import { loadTemplates } from '../render/templates';
@@ -26,6 +27,7 @@ export class StoredRoutesChecker implements RouteChecker {
     const rendered = templates.renderWithProblems(withRoutes(routes, [route]), this.settings);
     const clash = portClash(route, rendered.problems, before);
     if (clash) throw clash;
+    await ensureRouteMapFiles(this.settings.stateDir);
     await checkConfigText(this.settings.haproxyBin, rendered.config);
   }
 }

@@ -16,6 +16,8 @@ export interface ReplicaSources {
   readonly changes: ChangeLog;
   /** BIND_ADDRESS: each replica binds its own, so it is no difference worth flagging. */
   readonly bindAddress: string;
+  /** STATE_DIR: the config names the route maps (and the ACME map) in it; another folder is no difference either. */
+  readonly stateDir?: string;
 }
 
 /** The hash of a config, computed once per config text (the fleet page asks every few seconds). */
@@ -23,12 +25,16 @@ class ConfigHash {
   private config?: string;
   private hash = '';
 
-  constructor(private readonly bindAddress: string) {}
+  constructor(
+    private readonly bindAddress: string,
+    private readonly stateDir?: string,
+  ) {}
 
   of(config: string): string {
     if (config === this.config) return this.hash;
     const own = `bind ${this.bindAddress}:`;
-    const comparable = this.bindAddress === '*' ? config : config.split(own).join('bind *:');
+    let comparable = this.bindAddress === '*' ? config : config.split(own).join('bind *:');
+    if (this.stateDir) comparable = comparable.split(`${this.stateDir}/`).join('<STATE_DIR>/');
     this.config = config;
     this.hash = createHash('sha256').update(comparable).digest('hex').slice(0, 16);
     return this.hash;
@@ -67,7 +73,7 @@ export class ReplicaReporter {
   private readonly hash: ConfigHash;
 
   constructor(private readonly sources: ReplicaSources) {
-    this.hash = new ConfigHash(sources.bindAddress);
+    this.hash = new ConfigHash(sources.bindAddress, sources.stateDir);
   }
 
   async report(address: string): Promise<ReplicaReport> {
