@@ -32,8 +32,8 @@ export class Metrics {
     this.reloads = new Counter({
       name: `${PREFIX}reloads_total`,
       help:
-        'Apply attempts by outcome (success: reloaded; runtime: route maps, certificates or ACME challenges changed through the Runtime API; ' +
-        'skipped when nothing changed; rejected by haproxy -c; failed reload).',
+        'Apply attempts by outcome (success: reloaded; runtime: route maps, server addresses, certificates or ACME challenges changed through the ' +
+        'Runtime API; skipped when nothing changed; rejected by haproxy -c; failed reload).',
       labelNames: ['outcome'],
       registers,
     });

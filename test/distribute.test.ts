@@ -51,9 +51,14 @@ describe('distribute=true with Consul: every replica serves the change before th
   let consul: ConsulAgent;
   let fleet: Fleet;
   let goDemo: Backend;
+  let moved: Backend;
+  const runtimeApplies = async (replica: RunningSidecar) =>
+    Number(/haproxy_sidecar_reloads_total\{outcome="runtime"\} (\d+)/.exec((await replica.call('/metrics')).body)?.[1] ?? NaN);
 
   beforeAll(async () => {
     goDemo = await startBackend('go-demo');
+    // The same port on another loopback address: moving go-demo there keeps its backend go-demo-be<port>.
+    moved = await startBackend('go-demo-moved', '127.0.0.5', goDemo.port);
     dns = await startDnsmasq({ 'tasks.proxy': HOSTS });
     consul = await startConsulAgent();
     fleet = await startFleet({ CONSUL_ADDRESS: consul.address, DNS_SERVER: dns.address, SERVICE_NAME: 'proxy', DISTRIBUTE_TIMEOUT_MS: '3000' });
@@ -64,6 +69,7 @@ describe('distribute=true with Consul: every replica serves the change before th
     await consul?.stop();
     await dns?.stop();
     await goDemo?.close();
+    await moved?.close();
     removeTempDirs();
   });
 
@@ -80,8 +86,6 @@ describe('distribute=true with Consul: every replica serves the change before th
   });
 
   it('moves a path on every replica without a reload (route maps, Runtime API), and answers 200 only once all serve it', async () => {
-    const runtimeApplies = async (replica: RunningSidecar) =>
-      Number(/haproxy_sidecar_reloads_total\{outcome="runtime"\} (\d+)/.exec((await replica.call('/metrics')).body)?.[1] ?? NaN);
     await settled(fleet);
     const before = await Promise.all(fleet.replicas.map(runtimeApplies));
     const answer = await fleet.replicas[0].call(`${BASE}/reconfigure?${routeQuery('go-demo', '/moved', goDemo)}&distribute=true`);
@@ -93,6 +97,18 @@ describe('distribute=true with Consul: every replica serves the change before th
     const after = await Promise.all(fleet.replicas.map(runtimeApplies));
     after.forEach((count, i) => expect(count).toBeGreaterThan(before[i]));
     await fleet.replicas[0].call(`${BASE}/reconfigure?${routeQuery('go-demo', '/demo', goDemo)}&distribute=true`);
+  });
+
+  it('moves a server to another address on every replica without a reload (Runtime API), and answers 200 only once all serve it', async () => {
+    await settled(fleet);
+    const before = await Promise.all(fleet.replicas.map(runtimeApplies));
+    const query = `serviceName=go-demo&servicePath=/demo&port=${goDemo.port}&outboundHostname=127.0.0.5&distribute=true`;
+    expect((await fleet.replicas[2].call(`${BASE}/reconfigure?${query}`)).status).toBe(200);
+    for (const replica of fleet.replicas) expect((await replica.through('/demo/x')).backend).toBe('go-demo-moved');
+    const after = await Promise.all(fleet.replicas.map(runtimeApplies));
+    after.forEach((count, i) => expect(count).toBeGreaterThan(before[i]));
+    expect((await fleet.replicas[2].call(`${BASE}/reconfigure?${routeQuery('go-demo', '/demo', goDemo)}&distribute=true`)).status).toBe(200);
+    for (const replica of fleet.replicas) expect((await replica.through('/demo/x')).backend).toBe('go-demo');
   });
 
   // How fast a hand edit goes live on three replicas is bench/kv-fleet.ts's figure; here only that it does.

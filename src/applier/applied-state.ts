@@ -31,7 +31,7 @@ export interface ApplyProgress {
   readonly storeIndex: number;
 }
 
-/** `runtime`: certificates changed through the Runtime API, without a reload. */
+/** `runtime`: route maps, server addresses, certificates or ACME challenges changed through the Runtime API, without a reload. */
 export type ReloadOutcome = 'success' | 'runtime' | 'skipped' | 'rejected' | 'failed';
 
 /** What the applier tells observers (metrics, logs) after each attempt. */

@@ -27,6 +27,8 @@ import { LastKnownGood } from './last-known-good';
 import { diffFields, diffRoutes } from './route-diff';
 import { RouteLog } from './route-log';
 import { RouteMapFiles } from './route-map-files';
+import { applyServerChanges } from './server-addresses';
+import { ServerChange, serverChanges } from './server-diff';
 
 export type { ParseRoute } from '../route/entries';
 
@@ -252,9 +254,9 @@ export class Applier {
   /** Throws ConfigRejected (HAProxy's message) when these routes would not pass `haproxy -c`. */
   async checkCandidate(routes: readonly Route[]): Promise<void> {
     const config = this.renderConfig(routes).config;
-    // The config HAProxy runs passes: a change of route map entries alone (the maps are not
-    // something `haproxy -c` can refuse) need not wait seconds for a check at 10,000 routes.
-    if (config === this.live.config) return;
+    // The config HAProxy runs passes: a change of route map entries or of server addresses alone
+    // (nothing `haproxy -c` can refuse) need not wait seconds for a check at 10,000 routes.
+    if (this.runtimeChangeable(config)) return;
     await checkConfigText(this.options.settings.haproxyBin, config);
     this.checkedConfigs.add(config);
   }
@@ -351,15 +353,19 @@ export class Applier {
       certs: certs.info,
       invalidCerts: certs.invalid,
     };
-    if (!force && plan.config === this.live.config) {
-      // The config stays; route maps, certificates and ACME challenges may still change, through the Runtime API when it can.
-      const mapChange = await this.applyMaps(plan.maps);
+    const servers = force ? undefined : serverChanges(this.live.config, plan.config);
+    if (servers !== undefined) {
+      // The config stays but for server addresses; they, route maps, certificates and ACME
+      // challenges may still change, through the Runtime API when it can.
+      const serverChange = await this.applyServers(plan.config, servers);
+      const mapChange = serverChange === 'reload' ? 'reload' : await this.applyMaps(plan.maps);
       const certChange = this.options.certs ? await this.options.certs.sync.apply(certs.files) : 'none';
       const challengeChange = this.options.challenges ? await this.options.challenges.apply(challenges) : 'none';
       if (mapChange !== 'reload' && certChange !== 'reload' && challengeChange !== 'reload') {
         if (plan.candidate) await fs.promises.rm(plan.candidate, { force: true });
+        if (serverChange === 'applied') await this.lastKnownGood.save(plan.config);
         this.publish(state);
-        const applied = mapChange === 'applied' || certChange === 'applied' || challengeChange === 'applied';
+        const applied = serverChange === 'applied' || mapChange === 'applied' || certChange === 'applied' || challengeChange === 'applied';
         const changeToLiveMs = applied && firstAt !== undefined ? Date.now() - firstAt : undefined;
         return this.finish(applied ? 'runtime' : 'skipped', started, snapshot.index, plan.routes.length, plan.invalid, undefined, changeToLiveMs);
       }
@@ -388,7 +394,9 @@ export class Applier {
   private async plan(routes: readonly Route[], invalid: readonly InvalidRoute[]): Promise<Plan> {
     const rendered = this.renderConfig(routes);
     const withProblems = [...invalid, ...rendered.problems];
-    if (rendered.config === this.live.config) return { config: rendered.config, maps: rendered.maps, routes, invalid: withProblems };
+    // A config that differs from the live one in server addresses alone goes live through the
+    // Runtime API, or else by a reload that rolls back should HAProxy refuse it.
+    if (this.runtimeChangeable(rendered.config)) return { config: rendered.config, maps: rendered.maps, routes, invalid: withProblems };
     let plan: Plan;
     try {
       plan = { ...(await this.checked(rendered.config)), maps: rendered.maps, routes, invalid: withProblems };
@@ -531,6 +539,22 @@ export class Applier {
     if (sameMaps(maps, this.routeMaps.live)) return 'none';
     await this.routeMaps.write(maps);
     return this.routeMaps.apply(maps, this.runtime, this.logger);
+  }
+
+  /** Whether `config` is the live config, or differs from it only in addresses the Runtime API can change. */
+  private runtimeChangeable(config: string): boolean {
+    return serverChanges(this.live.config, config) !== undefined;
+  }
+
+  /**
+   * Servers whose address alone changed: the config file first (a reload or restart from now on
+   * reads it), then the worker through the Runtime API; `reload` when that failed. The
+   * last-known-good copy follows once the whole change is live.
+   */
+  private async applyServers(config: string, changes: readonly ServerChange[] | undefined): Promise<'none' | 'applied' | 'reload'> {
+    if (!changes || changes.length === 0) return 'none';
+    await writeAtomic(this.options.settings.haproxyConfig, config);
+    return applyServerChanges(changes, config, this.runtime, this.logger);
   }
 
   /** Judge the stored certificates and write their files; the renders that follow bind them. */

@@ -13,11 +13,20 @@ import { MasterCli } from './master-cli';
  * the success sentence of its command and throws HaproxyError with HAProxy's words otherwise.
  * A certificate's payload holds its private key: it never appears in an error. Map commands
  * (`add map`, `del map`, `set map`, `prepare map` / `add map @<version>` / `commit map`) keep
- * HAProxy's ACME challenge map and the route maps in step.
+ * HAProxy's ACME challenge map and the route maps in step; server commands (`set server ... addr`,
+ * `set server ... fqdn`, `show servers state`) move a server to another address.
  */
 
 /** Committing a big chain to a worker with many binds takes a while on a busy machine. */
 const COMMAND_TIMEOUT_MS = 10000;
+
+/** A server's address as the worker uses it; `fqdn`: the host name its resolvers follow, if any. */
+export interface ServerState {
+  readonly address: string;
+  readonly port: number;
+  readonly fqdn: string | undefined;
+}
+
 const WORKER = '@1';
 
 export class RuntimeApi {
@@ -161,6 +170,36 @@ export class RuntimeApi {
       else if (line.trim() !== '') throw refused(`show map ${map}`, answer);
     }
     return entries;
+  }
+
+  /**
+   * Move a server to `address` and `port` (`set server <backend>/<server> addr <ip> port <port>`):
+   * HAProxy 2.6 takes an IP address here, never a name.
+   */
+  async setServerAddress(backend: string, server: string, address: string, port: number): Promise<void> {
+    await this.expect(`set server ${backend}/${server} addr ${address} port ${port}`, /changed from|no need to change/);
+  }
+
+  /** Give a server another host name (`set server ... fqdn`): its resolvers resolve that name from now on. */
+  async setServerName(backend: string, server: string, name: string): Promise<void> {
+    await this.expect(`set server ${backend}/${server} fqdn ${name}`, /changed its FQDN|no need to change/);
+  }
+
+  /** What the worker holds for one server (`show servers state <backend>`); undefined when it has no such server. */
+  async serverState(backend: string, server: string): Promise<ServerState | undefined> {
+    const answer = await this.send(`show servers state ${backend}`);
+    const lines = answer.split('\n');
+    const header = lines.find((line) => line.startsWith('# be_id'));
+    if (!header) throw refused(`show servers state ${backend}`, answer);
+    const names = header.slice(2).split(' ');
+    for (const line of lines) {
+      const fields = line.trim().split(' ');
+      if (fields.length !== names.length || line.startsWith('#')) continue;
+      const field = (name: string) => fields[names.indexOf(name)];
+      if (field('be_name') !== backend || field('srv_name') !== server) continue;
+      return { address: field('srv_addr'), port: Number(field('srv_port')), fqdn: field('srv_fqdn') === '-' ? undefined : field('srv_fqdn') };
+    }
+    return undefined;
   }
 
   private async mapPayload(command: string, lines: string): Promise<void> {
