@@ -1,5 +1,6 @@
 import { InvalidParameter } from '../src/errors';
 import { parseCertName, parseCertificate, secondsToExpiry } from '../src/certs/certificate';
+import { CertJudge } from '../src/certs/stored-certs';
 import { createCa, issueCert, mismatchedPem, TestCa } from './helpers/certs';
 
 let ca: TestCa;
@@ -88,6 +89,42 @@ describe('parseCertificate', () => {
     const keyBody = other.key.split('\n')[1];
     const inputs = [`${issued.cert}${other.key}`, `${issued.cert}${issued.key}${other.key}`, issued.key];
     for (const input of inputs) expect(refusal(() => parseCertificate('s', input, { rejectExpired: true })).message).not.toContain(keyBody);
+  });
+});
+
+describe('CertJudge', () => {
+  it('judges a stored text once: the same text again keeps its certificate, even a PEM stored as written (key first, CRLF)', () => {
+    const issued = issueCert(ca, ['judge.example.com']);
+    const asWritten = `${issued.key}${issued.cert}${ca.cert}`.replace(/\n/g, '\r\n');
+    const judge = new CertJudge();
+    const first = judge.judge([{ name: 'judge', pem: asWritten }]);
+    expect(first.valid[0].info.fingerprint).toBe(issued.fingerprint);
+    const again = judge.judge([{ name: 'judge', pem: asWritten }]);
+    expect(again.valid[0]).toBe(first.valid[0]);
+  });
+
+  it('judges a changed text again: a replacement is served, a broken one left out with why, a repaired one served again', () => {
+    const judge = new CertJudge();
+    const before = issueCert(ca, ['change.example.com']);
+    const after = issueCert(ca, ['change.example.com']);
+    expect(judge.judge([{ name: 'change', pem: before.pem }]).valid[0].info.fingerprint).toBe(before.fingerprint);
+    expect(judge.judge([{ name: 'change', pem: after.pem }]).valid[0].info.fingerprint).toBe(after.fingerprint);
+    const broken = judge.judge([{ name: 'change', pem: 'not a pem' }]);
+    expect(broken.valid).toEqual([]);
+    expect(broken.invalid).toEqual([{ name: 'change', reason: expect.stringMatching(/does not parse/) }]);
+    expect(judge.judge([{ name: 'change', pem: 'not a pem' }]).invalid).toEqual(broken.invalid);
+    expect(judge.judge([{ name: 'change', pem: before.pem }]).valid[0].info.fingerprint).toBe(before.fingerprint);
+  });
+
+  it('judges a name by its own text: the same PEM under another name is another certificate', () => {
+    const issued = issueCert(ca, ['twice.example.com']);
+    const judge = new CertJudge();
+    judge.judge([{ name: 'one', pem: issued.pem }]);
+    const both = judge.judge([
+      { name: 'one', pem: issued.pem },
+      { name: 'two', pem: issued.pem },
+    ]);
+    expect(both.valid.map((cert) => cert.name)).toEqual(['one', 'two']);
   });
 });
 

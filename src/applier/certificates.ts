@@ -1,8 +1,8 @@
 import { certPaths, CertPaths, tlsFiles, writeCertFiles } from '../certs/cert-files';
 import { certFiles, CertFiles, servingOrder } from '../certs/cert-plan';
 import { CertSync } from '../certs/cert-sync';
-import type { Certificate, CertificateInfo } from '../certs/certificate';
-import { judgeCerts } from '../certs/stored-certs';
+import type { CertificateInfo } from '../certs/certificate';
+import { CertJudge } from '../certs/stored-certs';
 import { RuntimeApi } from '../haproxy/runtime-api';
 import type { Logger } from '../logger';
 import type { TlsFiles } from '../render/types';
@@ -15,16 +15,13 @@ export interface ApplierCerts {
   readonly sync: CertSync;
   /** DEFAULT_CERT: the certificate for clients without SNI (or whose name no certificate has). */
   readonly defaultName?: string;
-  /**
-   * Certificates judged before, by name and PEM: parsing and key-checking every stored
-   * certificate again on each change costs seconds at 1,000 certificates.
-   */
-  readonly judged: Map<string, Certificate>;
+  /** Remembers what it judged: a change parses what changed, not every certificate again. */
+  readonly judge: CertJudge;
 }
 
 export function applierCerts(stateDir: string, masterSocket: string, logger: Logger, defaultName?: string): ApplierCerts {
   const paths = certPaths(stateDir);
-  return { paths, sync: new CertSync(paths, new RuntimeApi(masterSocket), logger), defaultName, judged: new Map() };
+  return { paths, sync: new CertSync(paths, new RuntimeApi(masterSocket), logger), defaultName, judge: new CertJudge() };
 }
 
 /** The certificates of one store snapshot, on disk and ready to go live. */
@@ -43,9 +40,7 @@ export const NO_CERTS: PreparedCerts = { files: new Map(), tls: false, info: [],
  * that `haproxy -c` and any reload from now on see them.
  */
 export async function prepareCerts(certs: ApplierCerts, entries: readonly CertEntry[], logger: Logger): Promise<PreparedCerts> {
-  const { valid, invalid } = judgeCerts(entries, certs.judged);
-  certs.judged.clear();
-  for (const cert of valid) certs.judged.set(cert.name, cert);
+  const { valid, invalid } = certs.judge.judge(entries);
   if (invalid.length > 0) logger.warn({ certificates: invalid }, 'stored certificates left out: they are invalid');
   const ordered = servingOrder(valid, certs.defaultName);
   const files = certFiles(certs.paths, ordered);
