@@ -1,5 +1,5 @@
 import * as fs from 'fs';
-import { certPaths, CertPaths, writeCertFiles } from '../src/certs/cert-files';
+import { CertFileWriter, certPaths, CertPaths } from '../src/certs/cert-files';
 import { certFiles, servingOrder } from '../src/certs/cert-plan';
 import { CertSync } from '../src/certs/cert-sync';
 import { Certificate, parseCertificate } from '../src/certs/certificate';
@@ -12,13 +12,15 @@ import { tempDir } from './helpers/tmp';
 
 /**
  * Certificate files and runtime changes together, against a real HAProxy: every change goes
- * live without a reload, and a reload afterwards (from the files) serves exactly the same.
+ * live without a reload, and a reload afterwards (from the files) serves exactly the same. One
+ * writer serves the whole file, as one serves the applier: it writes only what changed.
  */
 
 let ca: TestCa;
 let haproxy: RunningHaproxy;
 let paths: CertPaths;
 let sync: CertSync;
+let writer: CertFileWriter;
 let port: number;
 
 const certOf = (name: string, hosts: string[]): Certificate => parseCertificate(name, issueCert(ca, hosts).pem, { rejectExpired: true });
@@ -45,7 +47,7 @@ let current: Certificate[] = [];
 async function change(certs: Certificate[], defaultName: string): Promise<string> {
   current = servingOrder(certs, defaultName);
   const files = certFiles(paths, current);
-  await writeCertFiles(paths, files);
+  await writer.write(files);
   return sync.apply(files);
 }
 
@@ -55,7 +57,8 @@ beforeAll(async () => {
   port = await freePort();
   current = [certOf('main', ['main.test'])];
   const files = certFiles(paths, current);
-  await writeCertFiles(paths, files);
+  writer = new CertFileWriter(paths);
+  await writer.write(files);
   haproxy = await startHaproxy(config());
   sync = new CertSync(paths, new RuntimeApi(haproxy.masterSocket), silentLogger());
   sync.loaded(files);
@@ -98,6 +101,24 @@ it('makes another certificate the default without a reload: clients without SNI 
   expect((await handshake({ port })).fingerprint).toBe(blog?.info.fingerprint);
   expect(await fingerprintFor('main.test')).toBe(current.find((cert) => cert.name === 'main')?.info.fingerprint);
   expect(fs.readFileSync(paths.crtList, 'utf8')).toBe(`${paths.file('main')}\n`);
+});
+
+it('after a restart, brings the files left on disk in step: a changed one rewritten, one no longer stored removed; a reload serves the store', async () => {
+  expect(current.map((cert) => cert.name)).toEqual(['blog', 'main']);
+  // What a sidecar stopped meanwhile finds: blog was replaced and main removed in the store.
+  const blog2 = certOf('blog', ['blog.test']);
+  const restarted = new CertFileWriter(paths);
+  const files = certFiles(paths, servingOrder([blog2], 'blog'));
+  await restarted.write(files);
+  expect(fs.readdirSync(paths.dir).sort()).toEqual(['@default.pem', 'crt-list']);
+  expect(fs.readFileSync(paths.defaultFile, 'utf8')).toBe(blog2.pem);
+  expect(fs.readFileSync(paths.crtList, 'utf8')).toBe('');
+  await haproxy.reload(config());
+  sync.loaded(files);
+  expect((await handshake({ port })).fingerprint).toBe(blog2.info.fingerprint);
+  expect(await fingerprintFor('main.test')).toBe(blog2.info.fingerprint);
+  writer = restarted;
+  current = [blog2];
 });
 
 it('leaves the removal of the last certificate to a reload (the :ssl binds go)', async () => {

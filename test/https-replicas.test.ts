@@ -154,3 +154,24 @@ it('picks up a hand edit of a certificate key in Consul, and leaves out a hand-e
   expect(health.certs.invalid[0]).toMatchObject({ name: 'broken', reason: expect.stringMatching(/does not parse/) });
   expect(await allPresent(hand, 'hand.test')).toBe(true);
 });
+
+it('serves a hand edit stored as written (CRLF, the key first), then its replacement, and a broken one once repaired', async () => {
+  const kv = (name: string, body: string) => request(`${consul.address}/v1/kv/docker-flow/certs/${name}`, { method: 'PUT', body });
+  const asWritten = (cert: TestCert) => `${cert.key}${cert.cert}${ca.cert}`.replace(/\n/g, '\r\n');
+  const first = issueCert(ca, ['hand.test']);
+  expect((await kv('hand', asWritten(first))).status).toBe(200);
+  await waitFor('all three replicas to present the certificate as written', () => allPresent(first, 'hand.test'), 5000, 10);
+  const second = issueCert(ca, ['hand.test']);
+  expect((await kv('hand', asWritten(second))).status).toBe(200);
+  await waitFor('all three replicas to present its replacement', () => allPresent(second, 'hand.test'), 5000, 10);
+
+  const repaired = issueCert(ca, ['repaired.test']);
+  expect((await kv('broken', repaired.pem)).status).toBe(200);
+  await waitFor('all three replicas to present the repaired certificate', () => allPresent(repaired, 'repaired.test'), 5000, 10);
+  const noneInvalid = async () => {
+    const health = await Promise.all(replicas.map(async (replica) => JSON.parse((await replica.call('/healthz')).body)));
+    return health.every((h) => h.certs.invalid.length === 0);
+  };
+  await waitFor('no replica to report an invalid certificate', noneInvalid, 5000);
+  expect(await allPresent(second, 'hand.test')).toBe(true);
+});

@@ -1,4 +1,4 @@
-import { certPaths, CertPaths, tlsFiles, writeCertFiles } from '../certs/cert-files';
+import { CertFileWriter, certPaths, CertPaths, tlsFiles } from '../certs/cert-files';
 import { certFiles, CertFiles, servingOrder } from '../certs/cert-plan';
 import { CertSync } from '../certs/cert-sync';
 import type { CertificateInfo } from '../certs/certificate';
@@ -15,13 +15,14 @@ export interface ApplierCerts {
   readonly sync: CertSync;
   /** DEFAULT_CERT: the certificate for clients without SNI (or whose name no certificate has). */
   readonly defaultName?: string;
-  /** Remembers what it judged: a change parses what changed, not every certificate again. */
+  /** Remembers what it judged and wrote: a change costs what changed, not every certificate again. */
   readonly judge: CertJudge;
+  readonly files: CertFileWriter;
 }
 
 export function applierCerts(stateDir: string, masterSocket: string, logger: Logger, defaultName?: string): ApplierCerts {
   const paths = certPaths(stateDir);
-  return { paths, sync: new CertSync(paths, new RuntimeApi(masterSocket), logger), defaultName, judge: new CertJudge() };
+  return { paths, sync: new CertSync(paths, new RuntimeApi(masterSocket), logger), defaultName, judge: new CertJudge(), files: new CertFileWriter(paths) };
 }
 
 /** The certificates of one store snapshot, on disk and ready to go live. */
@@ -44,6 +45,6 @@ export async function prepareCerts(certs: ApplierCerts, entries: readonly CertEn
   if (invalid.length > 0) logger.warn({ certificates: invalid }, 'stored certificates left out: they are invalid');
   const ordered = servingOrder(valid, certs.defaultName);
   const files = certFiles(certs.paths, ordered);
-  await writeCertFiles(certs.paths, files);
+  await certs.files.write(files);
   return { files, tls: tlsFiles(certs.paths, ordered), info: ordered.map((cert) => cert.info), invalid };
 }

@@ -83,6 +83,11 @@ export class ConsulStore implements SnapshotStore {
   private watchRestarts = 0;
   /** The entries of the last read by key: a key whose ModifyIndex did not move is not decoded again. */
   private decoded = new Map<string, Decoded>();
+  /**
+   * The certificates of the last read by key, with their value as Consul sent it (base64): a read
+   * brings every PEM, and decoding 1,000 of them for a change of one is waste.
+   */
+  private decodedCerts = new Map<string, { readonly value: string | null; readonly entry: CertEntry }>();
 
   constructor(private readonly options: ConsulStoreOptions) {
     this.client = new ConsulClient({ addresses: options.addresses, token: options.token, timeoutMs: options.requestTimeoutMs });
@@ -237,13 +242,26 @@ export class ConsulStore implements SnapshotStore {
     };
   }
 
-  /** Certificates sorted by name; folder keys and keys deeper than one level are none. */
+  /**
+   * Certificates sorted by name; folder keys and keys deeper than one level are none. A key whose
+   * value is the one of the last read keeps its entry (the same object and PEM string, so the
+   * comparisons downstream find it unchanged at once). The value is compared, not the
+   * ModifyIndex, which a new Consul data directory hands out again for other values.
+   */
   private decodeCerts(pairs: readonly KvPair[]): CertEntry[] {
-    return pairs
-      .filter((pair) => pair.Key.startsWith(this.certDirectory))
-      .map((pair) => ({ name: pair.Key.slice(this.certDirectory.length), pem: pair.Value === null ? '' : Buffer.from(pair.Value, 'base64').toString('utf8') }))
-      .filter((cert) => cert.name !== '' && !cert.name.includes('/'))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const next = new Map<string, { readonly value: string | null; readonly entry: CertEntry }>();
+    const certs: CertEntry[] = [];
+    for (const pair of pairs) {
+      if (!pair.Key.startsWith(this.certDirectory)) continue;
+      const name = pair.Key.slice(this.certDirectory.length);
+      if (name === '' || name.includes('/')) continue;
+      const known = this.decodedCerts.get(pair.Key);
+      const entry = known?.value === pair.Value ? known.entry : { name, pem: pair.Value === null ? '' : Buffer.from(pair.Value, 'base64').toString('utf8') };
+      next.set(pair.Key, { value: pair.Value, entry });
+      certs.push(entry);
+    }
+    this.decodedCerts = next;
+    return certs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** Challenges sorted by token; keys or values that are not one are left out. */
