@@ -33,6 +33,12 @@ describe('checkConfig', () => {
     await expect(checkConfig(HAPROXY_BIN, write(GOOD))).resolves.toBeUndefined();
   });
 
+  it('accepts a config HAProxy accepts with warnings on its stderr', async () => {
+    // HAProxy 2.6: "'option httplog' directive is ignored in backends", a WARNING, exit 0.
+    const warned = `${GOOD}backend unused\n  option httplog\n`;
+    await expect(checkConfig(HAPROXY_BIN, write(warned))).resolves.toBeUndefined();
+  });
+
   it("rejects with HAProxy's ALERT lines, not its whole output", async () => {
     const error = await checkConfig(HAPROXY_BIN, write(`${GOOD}  http-request bogus\n`)).catch((e: Error) => e);
     expect(error).toBeInstanceOf(ConfigRejected);
@@ -43,7 +49,9 @@ describe('checkConfig', () => {
   });
 
   it('says so when HAProxy cannot be run at all', async () => {
-    await expect(checkConfig('/nonexistent/haproxy', write(GOOD))).rejects.toBeInstanceOf(HaproxyError);
+    const error = await checkConfig('/nonexistent/haproxy', write(GOOD)).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(HaproxyError);
+    expect((error as Error).message).toMatch(/cannot run \/nonexistent\/haproxy -c: .*ENOENT/);
   });
 });
 

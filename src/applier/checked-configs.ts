@@ -16,22 +16,27 @@ export class CheckedConfigs {
   private readonly digests: string[] = [];
   private hits = 0;
   private misses = 0;
+  /** The last text digested and its digest: a miss is looked up, checked, then added (one digest, not two). */
+  private last?: { readonly config: string; readonly digest: string };
 
   constructor(private readonly capacity = 16) {}
 
-  private static digest(config: string): string {
-    return createHash('sha256').update(config).digest('hex');
+  private digest(config: string): string {
+    if (this.last?.config === config) return this.last.digest;
+    const digest = createHash('sha256').update(config).digest('hex');
+    this.last = { config, digest };
+    return digest;
   }
 
   add(config: string): void {
-    const digest = CheckedConfigs.digest(config);
+    const digest = this.digest(config);
     if (this.digests.includes(digest)) return;
     this.digests.push(digest);
     if (this.digests.length > this.capacity) this.digests.shift();
   }
 
   has(config: string): boolean {
-    return this.digests.includes(CheckedConfigs.digest(config));
+    return this.digests.includes(this.digest(config));
   }
 
   /** has(), counted: whether a check was saved (hit) or must run (miss). */
