@@ -14,6 +14,12 @@ export interface ProcList {
 const COMMAND_TIMEOUT_MS = 2000;
 // The master's socket is a cheap local round trip; a short poll confirms reloads sooner.
 const POLL_MS = 5;
+/**
+ * A reload of a big config takes the master 100 ms or more, and each poll meanwhile (a refused
+ * connect, or a `show proc` without the new worker) costs the sidecar CPU: after each poll the
+ * pause grows by 1 ms up to this, so a quick reload is still seen within a few ms.
+ */
+const MAX_POLL_MS = 20;
 
 /**
  * How long a reload (or a start) may take before it counts as failed. A big config on a busy
@@ -109,8 +115,8 @@ export class MasterCli {
     const deadline = Date.now() + timeoutMs;
     const before = await this.answered(deadline, signal);
     await this.command('reload').catch(() => '');
-    while (Date.now() < deadline) {
-      await sleep(POLL_MS);
+    for (let pause = POLL_MS; Date.now() < deadline; pause = Math.min(pause + 1, MAX_POLL_MS)) {
+      await sleep(pause);
       signal?.throwIfAborted();
       const after = await this.showProc().catch(() => undefined);
       if (after && reloadDone(before, after)) return;
