@@ -24,6 +24,7 @@ import { CheckCacheCounts, CheckedConfigs } from './checked-configs';
 import { Coalescer } from './coalescer';
 import { IndexWaiters } from './index-waiters';
 import { LastKnownGood } from './last-known-good';
+import { LastRender } from './last-render';
 import { diffFields, diffRoutes } from './route-diff';
 import { RouteLog } from './route-log';
 import { RouteMapFiles } from './route-map-files';
@@ -107,6 +108,7 @@ export class Applier {
   private readonly runtime: RuntimeApi;
   private readonly routeLog: RouteLog;
   private readonly checkedConfigs = new CheckedConfigs();
+  private readonly lastRender = new LastRender();
   private readonly entryParser: EntryParser;
   private readonly candidates = new CandidateChecks(
     (routes) => this.checkCandidate(routes),
@@ -566,8 +568,12 @@ export class Applier {
   }
 
   private renderConfig(routes: readonly Route[]): RenderResult {
+    const known = this.lastRender.get(this.render, this.tls, routes);
+    if (known) return known;
     const rendered = this.render(routes, this.tls);
-    return typeof rendered === 'string' ? { config: rendered, problems: [], maps: [] } : rendered;
+    const result = typeof rendered === 'string' ? { config: rendered, problems: [], maps: [] } : rendered;
+    this.lastRender.set(this.render, this.tls, routes, result);
+    return result;
   }
 
   private publish(state: AppliedState): void {
