@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { supervise } from '../test/helpers/child';
 import { HAPROXY_BIN, RunningHaproxy, startHaproxy } from '../test/helpers/haproxy';
@@ -61,9 +62,13 @@ export function firstDifference(ours: string, theirs: string): string {
 export function assertSameConfig(consul: string, sidecarBind: string, sidecarConfig: string, when: string): void {
   const theirs = renderOnce(consul, sidecarBind);
   if (theirs !== sidecarConfig) {
+    // Both texts kept for `diff -u`: a template change on either side shows in full.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-ct-differs-'));
+    fs.writeFileSync(path.join(dir, 'haproxy-sidecar.cfg'), sidecarConfig);
+    fs.writeFileSync(path.join(dir, 'consul-template.cfg'), theirs);
     throw new Error(
       `${when}: consul-template's haproxy.cfg differs from haproxy-sidecar's for the same KV data (${firstDifference(sidecarConfig, theirs)}); ` +
-        `the comparison would be meaningless`,
+        `the comparison would be meaningless (both texts in ${dir})`,
     );
   }
 }

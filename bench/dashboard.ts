@@ -66,7 +66,17 @@ function rowsRendered(page: Page, size: number): Promise<number> {
       [firstPage(size), size] as const,
       { timeout: 60000, polling: 'raf' },
     )
-    .then((handle) => handle.jsonValue() as Promise<number>);
+    .then((handle) => handle.jsonValue() as Promise<number>)
+    .catch(async (error: unknown) => {
+      // Say what the page showed instead: a count that never matches is a bench or page bug.
+      const shown = await page
+        .evaluate(() => {
+          const count = document.getElementById('routes-shown')?.textContent ?? '(no count)';
+          return `${document.querySelectorAll('#routes tbody tr').length} rows, "${count}"`;
+        })
+        .catch(() => '(page gone)');
+      throw new Error(`the routes table never showed ${firstPage(size)} rows of ${size} (it shows ${shown}): ${String(error)}`);
+    });
 }
 
 /** In-page: when the first request to the fleet endpoint started, and when its answer was in (ms since navigation start). */
