@@ -1,18 +1,41 @@
 import { setTimeout as setTimeoutPromise } from 'timers/promises';
 import * as net from 'net';
 
-/** A TCP port that is free on `host` right now (the kernel picks it). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
+/*
+ * Ports below the kernel's ephemeral range (32768-60999 here): a port the kernel picks for
+ * `listen(0)` can be handed out a moment later as the local port of an outgoing connection (to
+ * Consul, a backend, a peer), and HAProxy then fails to bind it ("Address already in use"). Each
+ * Jest worker takes its own slice of 10000-32767 and walks it from a random start, so two workers,
+ * or two test runs at once, rarely try the same port; every port is still tried with a bind.
+ */
+const RANGE_START = 10000;
+const RANGE_END = 32768;
+const SLICES = 8;
+const SLICE = Math.floor((RANGE_END - RANGE_START) / SLICES);
+const slice = (Number(process.env.JEST_WORKER_ID ?? '1') - 1) % SLICES;
+let cursor = Math.floor(Math.random() * SLICE);
+
+function nextCandidate(): number {
+  cursor = (cursor + 1) % SLICE;
+  return RANGE_START + slice * SLICE + cursor;
+}
+
+async function bindable(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
   });
+}
+
+/** A TCP port that is free on `host` right now, outside the ephemeral range (see above). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < SLICE; attempt += 1) {
+    const port = nextCandidate();
+    if (await bindable(port, host)) return port;
+  }
+  throw new Error(`no free port on ${host} in ${RANGE_START}-${RANGE_END - 1}`);
 }
 
 /** Several distinct free ports. */
