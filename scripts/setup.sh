@@ -107,70 +107,52 @@ ensure_build() {
   locked build compile
 }
 
-consul_is_current() {
-  [ -x "$CONSUL_BIN" ] &&
-    ! [ "$ROOT/tools/consul/go.mod" -nt "$CONSUL_BIN" ] &&
-    ! [ "$ROOT/tools/consul/go.sum" -nt "$CONSUL_BIN" ]
+# A Go tool of tools/<dir> is current when its binary is newer than that module's go.mod and go.sum.
+go_tool_is_current() { # <binary> <tools dir>
+  [ -x "$1" ] && ! [ "$ROOT/tools/$2/go.mod" -nt "$1" ] && ! [ "$ROOT/tools/$2/go.sum" -nt "$1" ]
 }
 
-build_consul() {
-  consul_is_current && return 0
+# Build a Go tool from the pinned modules of tools/<dir> (GOTOOLCHAIN=local, no cgo), output
+# anchored at the repository root, the build's output in .cache/logs/<dir>-build.log.
+build_go_tool() { # <name> <binary> <tools dir> <package> <module path in go.mod>
+  local name="$1" binary="$2" dir="$3" package="$4" module="$5"
+  go_tool_is_current "$binary" "$dir" && return 0
   if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
     PATH="/usr/local/go/bin:$PATH"
   fi
   if ! command -v go >/dev/null 2>&1; then
-    say "Go is needed to build Consul for the tests, and is not on PATH (nor in /usr/local/go)"
+    say "Go is needed to build $name for the tests, and is not on PATH (nor in /usr/local/go)"
     exit 1
   fi
   local version
-  version="$(sed -n 's/^require github.com\/hashicorp\/consul \(v[^ ]*\).*/\1/p' "$ROOT/tools/consul/go.mod")"
-  say "building Consul ${version:-(version not found in go.mod)} from Go modules (first time: several minutes)"
+  version="$(sed -n "s|^[[:space:]]*\(require \)\{0,1\}$module \(v[^ ]*\).*|\2|p" "$ROOT/tools/$dir/go.mod" | head -n 1)"
+  say "building $name ${version:-(version not found in go.mod)} from Go modules (first time: a few minutes)"
   local started=$SECONDS
   mkdir -p "$CACHE/bin"
-  # Consul built from the pinned Go modules (tools/consul/go.mod), output anchored at the repository root.
-  (cd "$ROOT/tools/consul" &&
-    quietly consul-build env GOTOOLCHAIN=local CGO_ENABLED=0 \
-      go build -trimpath -o "$CONSUL_BIN" github.com/hashicorp/consul)
-  say "Consul built in $((SECONDS - started)) s: $("$CONSUL_BIN" version | head -n 1)"
+  (cd "$ROOT/tools/$dir" &&
+    quietly "$dir-build" env GOTOOLCHAIN=local CGO_ENABLED=0 go build -trimpath -o "$binary" "$package")
+  say "$name built in $((SECONDS - started)) s"
+}
+
+build_consul() {
+  build_go_tool Consul "$CONSUL_BIN" consul github.com/hashicorp/consul github.com/hashicorp/consul
+  say "$("$CONSUL_BIN" version | head -n 1)"
 }
 
 # ensure_consul: build the real Consul of tools/consul into .cache/bin/consul when it is missing
 # (or older than tools/consul/go.mod / go.sum, i.e. the pinned version changed).
 ensure_consul() {
-  consul_is_current && return 0
+  go_tool_is_current "$CONSUL_BIN" consul && return 0
   locked consul build_consul
 }
 
-pebble_is_current() {
-  [ -x "$PEBBLE_BIN" ] &&
-    ! [ "$ROOT/tools/pebble/go.mod" -nt "$PEBBLE_BIN" ] &&
-    ! [ "$ROOT/tools/pebble/go.sum" -nt "$PEBBLE_BIN" ]
-}
-
 build_pebble() {
-  pebble_is_current && return 0
-  if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
-    PATH="/usr/local/go/bin:$PATH"
-  fi
-  if ! command -v go >/dev/null 2>&1; then
-    say "Go is needed to build Pebble for the tests, and is not on PATH (nor in /usr/local/go)"
-    exit 1
-  fi
-  local version
-  version="$(sed -n 's/^[[:space:]]*github.com\/letsencrypt\/pebble\/v2 \(v[^ ]*\).*/\1/p' "$ROOT/tools/pebble/go.mod")"
-  say "building Pebble ${version:-(version not found in go.mod)} from Go modules"
-  local started=$SECONDS
-  mkdir -p "$CACHE/bin"
-  # Pebble (Let's Encrypt's test CA) built from the pinned Go modules (tools/pebble/go.mod).
-  (cd "$ROOT/tools/pebble" &&
-    quietly pebble-build env GOTOOLCHAIN=local CGO_ENABLED=0 \
-      go build -trimpath -o "$PEBBLE_BIN" github.com/letsencrypt/pebble/v2/cmd/pebble)
-  say "Pebble built in $((SECONDS - started)) s"
+  build_go_tool Pebble "$PEBBLE_BIN" pebble github.com/letsencrypt/pebble/v2/cmd/pebble github.com/letsencrypt/pebble/v2
 }
 
 # ensure_pebble: build Pebble (the ACME test CA) of tools/pebble into .cache/bin/pebble when it is
 # missing (or older than tools/pebble/go.mod / go.sum).
 ensure_pebble() {
-  pebble_is_current && return 0
+  go_tool_is_current "$PEBBLE_BIN" pebble && return 0
   locked pebble build_pebble
 }
