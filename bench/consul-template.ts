@@ -11,8 +11,8 @@ import { CleanUps } from './measure';
 
 /**
  * The peer of the kv-edit benchmark: consul-template (built from tools/consul-template by
- * scripts/run-bench.js) rendering bench/consul-template/haproxy.cfg.ctmpl from its own Consul
- * agent, and on every change running `haproxy -c` and a master CLI reload of its own HAProxy, as a
+ * scripts/run-bench.js) rendering bench/consul-template/haproxy.cfg.ctmpl and its route maps
+ * (routes-*.map.ctmpl) from its own Consul agent, and on every change running `haproxy -c` and a master CLI reload of its own HAProxy, as a
  * consul-template + HAProxy deployment does.
  */
 
@@ -32,17 +32,37 @@ export interface ConsulTemplatePeer {
 /** `host:port` of a Consul agent's HTTP address. */
 const hostPort = (consul: string): string => consul.replace(/^https?:\/\//, '');
 
-/** Render the template once (no command) with the HTTP frontend bound to `bind`; the text. */
-export function renderOnce(consul: string, bind: string): string {
-  const out = path.join(tempDir('bench-ct-once-'), 'haproxy.cfg');
-  const result = spawnSync(CONSUL_TEMPLATE_BIN, ['-consul-addr', hostPort(consul), '-once', '-log-level', 'warn', '-template', `${TEMPLATE}:${out}`], {
-    env: { ...process.env, BENCH_BIND: bind },
-    encoding: 'utf8',
-    timeout: 120000,
-  });
+/** The route maps the peer renders beside haproxy.cfg (the wildcard map stays empty: the benchmark's routes have no wildcard domain). */
+const MAPS = ['exact', 'prefix'] as const;
+const mapTemplate = (kind: string): string => path.join(REPO, 'bench', 'consul-template', `routes-${kind}.map.ctmpl`);
+const mapFile = (dir: string, kind: string): string => path.join(dir, `routes-${kind}.map`);
+
+/** What the peer renders: the config and its route maps' texts. */
+interface Rendered {
+  readonly config: string;
+  readonly maps: Readonly<Record<(typeof MAPS)[number], string>>;
+}
+
+/**
+ * Render the templates once (no command) with the HTTP frontend bound to `bind` and the config
+ * naming the route maps in `mapsDir`; the maps are written to `outDir`.
+ */
+function renderOnce(consul: string, bind: string, mapsDir: string, outDir: string): Rendered {
+  const out = path.join(outDir, 'haproxy.cfg');
+  const templates = [`${TEMPLATE}:${out}`, ...MAPS.map((kind) => `${mapTemplate(kind)}:${mapFile(outDir, kind)}`)];
+  const result = spawnSync(
+    CONSUL_TEMPLATE_BIN,
+    ['-consul-addr', hostPort(consul), '-once', '-log-level', 'warn', ...templates.flatMap((t) => ['-template', t])],
+    {
+      env: { ...process.env, BENCH_BIND: bind, BENCH_MAPS_DIR: mapsDir },
+      encoding: 'utf8',
+      timeout: 120000,
+    },
+  );
   if (result.error) throw new Error(`cannot run ${CONSUL_TEMPLATE_BIN} (scripts/run-bench.js builds it): ${result.error.message}`);
   if (result.status !== 0) throw new Error(`consul-template -once failed (${result.status}): ${result.stderr}`);
-  return fs.readFileSync(out, 'utf8');
+  const read = (kind: string): string => fs.readFileSync(mapFile(outDir, kind), 'utf8');
+  return { config: fs.readFileSync(out, 'utf8'), maps: { exact: read('exact'), prefix: read('prefix') } };
 }
 
 /** The first line where two configs differ, for an error message. */
@@ -55,37 +75,62 @@ export function firstDifference(ours: string, theirs: string): string {
   return 'none';
 }
 
+/** A map's lines in a fixed order: both sides' maps are trees in HAProxy, where order does not matter. */
+const sortedLines = (text: string): string =>
+  `${text
+    .split('\n')
+    .filter((line) => line !== '')
+    .sort()
+    .join('\n')}\n`;
+
 /**
- * Fail loudly unless consul-template, reading `consul`, renders exactly `sidecarConfig` (the file
- * the sidecar handed its HAProxy, whose HTTP frontend binds `sidecarBind`).
+ * Fail loudly unless consul-template, reading `consul`, renders exactly the sidecar's config
+ * (`stateDir`/haproxy.cfg, whose HTTP frontend binds `sidecarBind`) and the same route map
+ * entries (an empty wildcard map, as the peer has none).
  */
-export function assertSameConfig(consul: string, sidecarBind: string, sidecarConfig: string, when: string): void {
-  const theirs = renderOnce(consul, sidecarBind);
-  if (theirs !== sidecarConfig) {
+export function assertSameConfig(consul: string, sidecarBind: string, stateDir: string, when: string): void {
+  const theirs = renderOnce(consul, sidecarBind, stateDir, tempDir('bench-ct-once-'));
+  const ours: Rendered = {
+    config: fs.readFileSync(path.join(stateDir, 'haproxy.cfg'), 'utf8'),
+    maps: {
+      exact: sortedLines(fs.readFileSync(mapFile(stateDir, 'exact'), 'utf8')),
+      prefix: sortedLines(fs.readFileSync(mapFile(stateDir, 'prefix'), 'utf8')),
+    },
+  };
+  const pairs: [string, string, string][] = [
+    ['haproxy.cfg', ours.config, theirs.config],
+    ...MAPS.map((kind): [string, string, string] => [`routes-${kind}.map`, ours.maps[kind], sortedLines(theirs.maps[kind])]),
+    ['routes-wildcards.map', fs.readFileSync(mapFile(stateDir, 'wildcards'), 'utf8'), ''],
+  ];
+  for (const [file, sidecarText, peerText] of pairs) {
+    if (sidecarText === peerText) continue;
     // Both texts kept for `diff -u`: a template change on either side shows in full.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-ct-differs-'));
-    fs.writeFileSync(path.join(dir, 'haproxy-sidecar.cfg'), sidecarConfig);
-    fs.writeFileSync(path.join(dir, 'consul-template.cfg'), theirs);
+    fs.writeFileSync(path.join(dir, `haproxy-sidecar-${file}`), sidecarText);
+    fs.writeFileSync(path.join(dir, `consul-template-${file}`), peerText);
     throw new Error(
-      `${when}: consul-template's haproxy.cfg differs from haproxy-sidecar's for the same KV data (${firstDifference(sidecarConfig, theirs)}); ` +
+      `${when}: consul-template's ${file} differs from haproxy-sidecar's for the same KV data (${firstDifference(sidecarText, peerText)}); ` +
         `the comparison would be meaningless (both texts in ${dir})`,
     );
   }
 }
 
-function hcl(consul: string, destination: string, command: string): string {
-  return [
-    `consul { address = ${JSON.stringify(hostPort(consul))} }`,
-    'log_level = "info"',
-    'template {',
-    `  source = ${JSON.stringify(TEMPLATE)}`,
-    `  destination = ${JSON.stringify(destination)}`,
-    // Run through sh: check the new file, then reload through the master CLI, as the usual setup does.
-    `  command = ${JSON.stringify(command)}`,
-    '  command_timeout = "120s"',
-    '}',
-    '',
-  ].join('\n');
+function hcl(consul: string, destinations: Readonly<Record<string, string>>, command: string): string {
+  const lines = [`consul { address = ${JSON.stringify(hostPort(consul))} }`, 'log_level = "info"'];
+  // One block per file with the same command: consul-template renders every changed file first,
+  // then runs a command shared by several templates once.
+  for (const [source, destination] of Object.entries(destinations)) {
+    lines.push(
+      'template {',
+      `  source = ${JSON.stringify(source)}`,
+      `  destination = ${JSON.stringify(destination)}`,
+      // Run through sh: check the new file, then reload through the master CLI, as the usual setup does.
+      `  command = ${JSON.stringify(command)}`,
+      '  command_timeout = "120s"',
+      '}',
+    );
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 /**
@@ -95,12 +140,18 @@ function hcl(consul: string, destination: string, command: string): string {
  */
 export async function startConsulTemplatePeer(consul: string, httpPort: number, cleanUps: CleanUps): Promise<ConsulTemplatePeer> {
   const bind = `127.0.0.1:${httpPort}`;
-  const haproxy = cleanUps.add(await startHaproxy(renderOnce(consul, bind)));
+  const mapsDir = tempDir('bench-ct-maps-');
+  fs.writeFileSync(mapFile(mapsDir, 'wildcards'), '');
+  const haproxy = cleanUps.add(await startHaproxy(renderOnce(consul, bind, mapsDir, mapsDir).config));
   const dir = tempDir('bench-ct-');
   const configFile = path.join(dir, 'consul-template.hcl');
   const command = `${HAPROXY_BIN} -c -q -f ${haproxy.configPath} && echo reload | socat stdio unix-connect:${haproxy.masterSocket}`;
-  fs.writeFileSync(configFile, hcl(consul, haproxy.configPath, command));
-  const child = spawn(CONSUL_TEMPLATE_BIN, ['-config', configFile], { env: { ...process.env, BENCH_BIND: bind }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const destinations = { [TEMPLATE]: haproxy.configPath, ...Object.fromEntries(MAPS.map((kind) => [mapTemplate(kind), mapFile(mapsDir, kind)])) };
+  fs.writeFileSync(configFile, hcl(consul, destinations, command));
+  const child = spawn(CONSUL_TEMPLATE_BIN, ['-config', configFile], {
+    env: { ...process.env, BENCH_BIND: bind, BENCH_MAPS_DIR: mapsDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-200000)));
   child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-200000)));

@@ -37,7 +37,8 @@ const HOSTS = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
 const EDITS: Budget = { count: 100, capMs: 90000 };
 const EDITS_AT_10000: Budget = { count: 100, capMs: 120000 };
 const KEY = 'docker-flow/services/probe';
-const LIVE_TIMEOUT_MS = 30000;
+/** An edit not live on all three by then ends the series (at 10,000 routes six 3 MB configs are checked and loaded on two cores). */
+const liveTimeoutMs = (size: number): number => (size >= 10000 ? 90000 : 30000);
 
 async function putKey(consul: string, params: Params): Promise<void> {
   const response = await fetch(`${consul}/v1/kv/${KEY}`, { method: 'PUT', body: JSON.stringify(params), signal: AbortSignal.timeout(10000) });
@@ -61,17 +62,15 @@ interface Edits {
   stoppedBy?: string;
 }
 
-/** Edits until the count or the cap; an edit not live within LIVE_TIMEOUT_MS ends the series. */
-async function timeEdits(consul: string, sidecars: readonly RunningSidecar[], backends: readonly Backend[], limit: Budget): Promise<Edits> {
+/** Edits until the count or the cap; an edit not live within `timeoutMs` ends the series. */
+async function timeEdits(consul: string, sidecars: readonly RunningSidecar[], backends: readonly Backend[], limit: Budget, timeoutMs: number): Promise<Edits> {
   const edits: Edits = { all: [], each: sidecars.map(() => []) };
   const started = performance.now();
   for (let i = 1; i <= limit.count && since(started) < limit.capMs; i++) {
     const target = backends[i % 2];
     const editStarted = performance.now();
     await putKey(consul, probeEdit(target.port, i));
-    const times = await Promise.all(sidecars.map((s) => untilBackend(`${s.proxy}/probe`, target.name, LIVE_TIMEOUT_MS, editStarted))).catch(
-      (error: Error) => error,
-    );
+    const times = await Promise.all(sidecars.map((s) => untilBackend(`${s.proxy}/probe`, target.name, timeoutMs, editStarted))).catch((error: Error) => error);
     if (times instanceof Error) {
       edits.stoppedBy = `edit ${i}: ${times.message}`;
       break;
@@ -90,7 +89,7 @@ async function atSize(size: number): Promise<KvFleetRow> {
     const { sidecars, loadMs } = await startFleet(consul.address, backends[0], cleanUps);
     const before = await Promise.all(sidecars.map((s) => countersOf(s.api)));
     const limit = budget(size, EDITS, EDITS_AT_10000);
-    const { all, each, stoppedBy } = await timeEdits(consul.address, sidecars, backends, limit);
+    const { all, each, stoppedBy } = await timeEdits(consul.address, sidecars, backends, limit, liveTimeoutMs(size));
     if (stoppedBy) await keepLogs('kv-fleet', size, sidecars, stoppedBy);
     const after = await Promise.all(sidecars.map((s) => countersOf(s.api)));
     const allLiveMs = summarize(all);

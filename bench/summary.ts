@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { FloorResult } from './floor';
-import { CacheUse, FailedSize, resultsDir } from './measure';
+import { CacheUse, FailedSize, resultsDir, Summary } from './measure';
 import { plotLatency, Series } from './plot';
 import type { BurstRow, KvEditRow, KvFleetRow, ReconfigureRow } from './result-types';
 
@@ -47,6 +47,40 @@ interface ReloadUnderLoad {
   readonly floor: { readonly configBytes: number; readonly checkMs: { readonly p50: number }; readonly reloadMs: { readonly p50: number } };
 }
 
+interface RouteMapsResult {
+  readonly throughput: readonly (
+    | {
+        readonly routes: number;
+        readonly routing: 'maps' | 'acl';
+        readonly route: 'first' | 'last';
+        readonly requestsPerSecond: number;
+        readonly non2xx: number;
+        readonly errors: number;
+      }
+    | FailedSize
+  )[];
+  readonly runtimeChange: readonly (
+    { readonly routes: number; readonly liveMs: Summary; readonly reloads: number; readonly runtimeApplies: number } | FailedSize
+  )[];
+}
+
+interface CertChangeRow {
+  readonly certs: number;
+  readonly certChangeMs: Summary;
+  readonly routeChangeMs: Summary;
+  readonly reloadsDuringCertChanges: readonly number[];
+  readonly runtimeChangesPerInstance: readonly number[];
+}
+
+interface DashboardRow {
+  readonly routes: number;
+  readonly fleetMs: Summary;
+  readonly fleetBytes: number;
+  readonly pageRenderedMs: Summary;
+  readonly filterMs: Summary;
+  readonly longestTaskMs: number;
+}
+
 function readJson<T>(name: string): T | undefined {
   const file = path.join(resultsDir(), `${name}.json`);
   if (!fs.existsSync(file)) return undefined;
@@ -69,8 +103,14 @@ function failures(names: readonly string[]): string[] {
   );
 }
 
-const ms = (value: number | undefined): string =>
-  value === undefined || Number.isNaN(value) ? '—' : value === Infinity ? 'never (see failures)' : value >= 100 ? `${Math.round(value)}` : value.toFixed(1);
+const ms = (value: number | null | undefined): string =>
+  value === undefined || value === null || Number.isNaN(value)
+    ? '—'
+    : value === Infinity
+      ? 'never (see failures)'
+      : value >= 100
+        ? `${Math.round(value)}`
+        : value.toFixed(1);
 const ratio = (value: number | undefined, floor: number | undefined): string =>
   value === undefined || floor === undefined || !(floor > 0) ? '—' : `${(value / floor).toFixed(2)}×`;
 const mib = (bytes: number | undefined): string => (bytes === undefined || Number.isNaN(bytes) ? '—' : `${(bytes / 1048576).toFixed(0)} MiB`);
@@ -100,6 +140,9 @@ class Report {
   readonly machine = readJson<Machine>('machine');
   readonly runs = readJson<{ scenarios: RunRecord[] }>('run')?.scenarios ?? [];
   readonly reload = readJson<ReloadUnderLoad>('reload');
+  readonly routeMaps = readJson<RouteMapsResult>('route-maps');
+  readonly certs = rowsOf<CertChangeRow>('cert-change');
+  readonly dashboard = rowsOf<DashboardRow>('dashboard');
 
   floor(routes: number): FloorResult | undefined {
     return this.floors.find((f) => f.routes === routes);
@@ -238,7 +281,7 @@ function fleetSection(report: Report): string {
     const f = report.floor(r.routes);
     return [
       String(r.routes),
-      `${r.allLiveMs.count}${r.cutShortByCap ? ' (time cap)' : ''}${r.stoppedBy ? ' (stopped: an edit not live on all three within 30 s)' : ''}`,
+      `${r.allLiveMs.count}${r.cutShortByCap ? ' (time cap)' : ''}${r.stoppedBy ? ' (stopped: an edit not live on all three in time, see failures)' : ''}`,
       ms(r.allLiveMs.p50),
       ms(r.allLiveMs.p99),
       ratio(r.allLiveMs.p50, f?.floorMs.p50),
@@ -365,6 +408,74 @@ function reloadSection(report: Report): string {
   ].join('\n');
 }
 
+function routeMapsSection(report: Report): string {
+  const title = '## 7. Map-based routing';
+  const r = report.routeMaps;
+  if (!r) return `${title}\nNot measured in this run (\`bench/route-maps.ts\` missing or failed).`;
+  const throughput = r.throughput
+    .filter((row): row is Exclude<(typeof r.throughput)[number], FailedSize> => !('error' in row))
+    .map((row) => [String(row.routes), row.routing, row.route, String(row.requestsPerSecond), `${row.non2xx} / ${row.errors}`]);
+  const runtime = r.runtimeChange
+    .filter((row): row is Exclude<(typeof r.runtimeChange)[number], FailedSize> => !('error' in row))
+    .map((row) => [
+      String(row.routes),
+      String(row.liveMs.count),
+      ms(row.liveMs.p50),
+      ms(row.liveMs.p95),
+      ms(row.liveMs.p99),
+      String(row.reloads),
+      String(row.runtimeApplies),
+    ]);
+  return [
+    title,
+    '`bench/route-maps.ts`. Throughput: HAProxy alone (no sidecar), the shipped templates (plain routes in route maps) beside the same templates ' +
+      'without their map blocks (one ACL per route, as before), autocannon with 8 keep-alive connections for 5 s on the route first and the ' +
+      'route last in the rule order, both answered by HAProxy itself (`http-request return`).',
+    '',
+    table(['routes', 'routing', 'route', 'requests/s', 'non-2xx / errors'], throughput),
+    '',
+    "Runtime change: `/reconfigure` moving the probe route's path (map entries only: the config stays, the Runtime API changes the worker's " +
+      'maps), timed until a request through HAProxy reaches the probe on its new path; reloads counted during the changes.',
+    '',
+    table(['routes', 'changes', 'p50 ms', 'p95 ms', 'p99 ms', 'reloads', 'runtime applies'], runtime),
+  ].join('\n');
+}
+
+function certSection(report: Report): string {
+  const rows = report.certs.map((c) => [
+    String(c.certs),
+    `${ms(c.certChangeMs.p50)} / ${ms(c.certChangeMs.p99)} (${c.certChangeMs.count})`,
+    c.reloadsDuringCertChanges.join(' / '),
+    c.runtimeChangesPerInstance.join(' / '),
+    `${ms(c.routeChangeMs.p50)} / ${ms(c.routeChangeMs.p99)} (${c.routeChangeMs.count})`,
+  ]);
+  return section(
+    '## 8. Certificate change to live on three replicas',
+    '`bench/cert-change.ts`: three sidecars on one Consul; a `PUT /certs/<name>` replacing one of the stored certificates, timed until all ' +
+      'three HAProxies present the new one (through the Runtime API, no reload); beside it, a route change (check + reload) in the same fleet.',
+    ['certificates', 'cert change p50 / p99 ms (changes)', 'reloads per instance', 'runtime changes per instance', 'route change p50 / p99 ms (changes)'],
+    rows,
+  );
+}
+
+function dashboardSection(report: Report): string {
+  const rows = report.dashboard.map((d) => [
+    String(d.routes),
+    `${ms(d.pageRenderedMs.p50)} / ${ms(d.pageRenderedMs.max)}`,
+    `${ms(d.fleetMs.p50)} / ${ms(d.fleetMs.p99)}`,
+    `${(d.fleetBytes / 1024).toFixed(0)} KiB`,
+    ms(d.filterMs.p50),
+    ms(d.longestTaskMs),
+  ]);
+  return section(
+    '## 9. Fleet dashboard',
+    "`bench/dashboard.ts`: three replicas, Debian's Chromium; a fresh page until every route is rendered, the fleet endpoint, a filter, the " +
+      'longest main-thread task while the page polls.',
+    ['routes', 'page rendered p50 / max ms', 'fleet endpoint p50 / p99 ms', 'fleet answer', 'filter p50 ms', 'longest task while polling ms'],
+    rows,
+  );
+}
+
 /** ", not measured at 10000 routes" when a size of the run has no row here (it failed). */
 function missing(report: Report, rows: readonly { routes: number }[]): string {
   const absent = report.floors.map((f) => f.routes).filter((routes) => !rows.some((r) => r.routes === routes));
@@ -374,6 +485,34 @@ function missing(report: Report, rows: readonly { routes: number }[]): string {
 /** A verdict from some sizes only says so. */
 function partial(report: Report, rows: readonly { routes: number }[], verdict: string): string {
   return missing(report, rows) === '' ? verdict : `${verdict} at the sizes measured`;
+}
+
+/** Issue 15's figures from route-maps.json: throughput at the largest size against 10 routes, runtime change p99 at each size. */
+function routeMapTargets(report: Report): string[][] {
+  const r = report.routeMaps;
+  const rps = (routes: number, route: 'first' | 'last'): number | undefined => {
+    const row = r?.throughput.find((x) => !('error' in x) && x.routes === routes && x.routing === 'maps' && x.route === route);
+    return row && !('error' in row) ? row.requestsPerSecond : undefined;
+  };
+  const ratios = (['first', 'last'] as const).map((route) => {
+    const small = rps(10, route);
+    const big = rps(10000, route);
+    return small && big ? big / small : undefined;
+  });
+  const runtime = (r?.runtimeChange ?? []).filter((x): x is Exclude<typeof x, FailedSize> => !('error' in x));
+  const worst = runtime.length > 0 ? Math.max(...runtime.map((x) => x.liveMs.p99)) : undefined;
+  return [
+    [
+      'route maps: throughput at 10,000 routes ≥ 0.9× that at 10, first and last route',
+      ratios.map((x, i) => `${i === 0 ? 'first' : 'last'} ${x === undefined ? '—' : `${x.toFixed(2)}×`}`).join(', '),
+      mark(ratios.some((x) => x === undefined) ? undefined : ratios.every((x) => (x ?? 0) >= 0.9)),
+    ],
+    [
+      'a path change live (Runtime API) p99 < 20 ms at every size',
+      runtime.map((x) => `${x.routes}: ${ms(x.liveMs.p99)} ms`).join(', ') || '—',
+      mark(worst === undefined ? undefined : worst < 20),
+    ],
+  ];
 }
 
 function targetRows(report: Report): string[][] {
@@ -390,6 +529,10 @@ function targetRows(report: Report): string[][] {
   const renderBig = report.at(report.render, 10000)?.medianMs;
   const rssBig = rBig ? Math.max(rBig.rssAfterLoadBytes, rBig.rssAfterChangesBytes, report.at(report.burst, big)?.rssAfterBytes ?? 0) : undefined;
   const bigRatio = rBig && fBig ? rBig.liveMs.p99 / fBig.floorMs.p99 : undefined;
+  const certWorst = report.certs.length > 0 ? Math.max(...report.certs.map((c) => c.certChangeMs.p99)) : undefined;
+  // The first reload of the run is the one that binds :ssl once the first certificate is stored.
+  const certReloads = report.certs.length > 0 ? Math.max(...report.certs.flatMap((c) => c.reloadsDuringCertChanges.map((n) => Math.max(0, n - 1)))) : undefined;
+  const dash1000 = report.at(report.dashboard, 1000);
   return [
     ['reconfigure-to-live p99 < 100 ms at 10 routes', `${ms(r10?.liveMs.p99)} ms`, mark(r10 ? r10.liveMs.p99 < 100 : undefined)],
     [
@@ -412,7 +555,7 @@ function targetRows(report: Report): string[][] {
     ],
     [
       'KV edit to live on all three, p99 < 1 s (every size)',
-      `worst p99 ${ms(kvWorst)} ms${missing(report, report.fleet)}`,
+      `worst p99 ${ms(kvWorst)}${kvWorst === Infinity ? '' : ' ms'}${missing(report, report.fleet)}`,
       partial(report, report.fleet, mark(kvWorst === undefined ? undefined : kvWorst < 1000)),
     ],
     [
@@ -427,6 +570,17 @@ function targetRows(report: Report): string[][] {
     ],
     ['render 10,000 routes < 200 ms', `${ms(renderBig)} ms`, mark(renderBig === undefined ? undefined : renderBig < 200)],
     [`sidecar RSS < 150 MB at ${big} routes`, `${mib(rssBig)}`, mark(rssBig === undefined ? undefined : rssBig < 150e6)],
+    ...routeMapTargets(report),
+    [
+      'a certificate change live on all three within 1 s, no reload (every size)',
+      `worst p99 ${ms(certWorst)} ms, ${certReloads ?? '—'} reloads after the first`,
+      mark(certWorst === undefined ? undefined : certWorst < 1000),
+    ],
+    [
+      'dashboard page renders every route well under a second at 1,000 routes',
+      `p50 ${ms(dash1000?.pageRenderedMs.p50)} / max ${ms(dash1000?.pageRenderedMs.max)} ms`,
+      mark(dash1000 ? dash1000.pageRenderedMs.max < 1000 : undefined),
+    ],
     [
       'zero failed requests during reloads',
       `${report.reload?.failed ?? '—'}`,
@@ -491,7 +645,7 @@ function main(): void {
     '',
     machineSection(report),
     '',
-    '## Targets (issues 7 and 18)',
+    '## Targets (issues 7, 14, 15, 17 and 18)',
     table(['target', 'figure', ''], targetRows(report)),
     '',
     floorSection(report),
@@ -509,6 +663,12 @@ function main(): void {
     memorySection(report),
     '',
     reloadSection(report),
+    '',
+    routeMapsSection(report),
+    '',
+    certSection(report),
+    '',
+    dashboardSection(report),
     '',
     '![latency against routes](latency.svg)',
     '',

@@ -40,6 +40,8 @@ const SCENARIOS = [
   { name: 'kv-fleet', script: 'bench/kv-fleet.js', limitS: 480, outputs: ['kv-fleet'] },
   // Certificate change to live on three replicas (Runtime API, no reload) beside a route change.
   { name: 'cert-change', script: 'bench/cert-change.js', limitS: 480, outputs: ['cert-change'] },
+  // Map-based routing: throughput at 10 and 10,000 routes (maps vs ACLs), and map-only changes through the Runtime API.
+  { name: 'route-maps', script: 'bench/route-maps.js', limitS: 600, outputs: ['route-maps'] },
   { name: 'burst', script: 'bench/burst.js', limitS: 420, outputs: ['burst'] },
   // 100 reloads under load and the requests that failed (with its own small-config floor).
   { name: 'reload', script: 'bench/reload.js', limitS: 300, outputs: ['reload'] },
