@@ -118,6 +118,11 @@ export class RouteMapFiles {
     }
   }
 
+  /** Whether the order of `file`'s entries matters (the wildcard map: `map_end` scans a list); the others are trees. */
+  ordered(file: string): boolean {
+    return file === this.files[2];
+  }
+
   /** HAProxy was (re)loaded from a config that names `maps` (already on disk). */
   loaded(maps: readonly MapFile[]): void {
     this.served = maps;
@@ -137,12 +142,12 @@ export class RouteMapFiles {
    */
   async apply(maps: readonly MapFile[], runtime: RuntimeApi, logger: Logger): Promise<'none' | 'applied' | 'reload'> {
     if (maps.length !== this.served.length || maps.some((map, i) => map.file !== this.served[i].file)) return 'reload';
-    const diffs = maps.map((map, i) => diffMap(map.file, this.served[i].entries, map.entries, map.file === this.files[2])).filter((diff) => diff.changes);
+    const diffs = maps.map((map, i) => diffMap(map.file, this.served[i].entries, map.entries, this.ordered(map.file))).filter((diff) => diff.changes);
     if (diffs.length === 0) return 'none';
     try {
       for (const diff of diffs) {
         const commands = diff.added.length + diff.changed.length + diff.removed.length;
-        if (diff.ordered || commands > MAX_ENTRY_COMMANDS) await replaceMap(runtime, diff);
+        if (diff.ordered || commands > MAX_ENTRY_COMMANDS) await replaceMap(runtime, diff.file, diff.next);
         else await changeEntries(runtime, diff);
       }
     } catch (error) {
@@ -186,15 +191,15 @@ async function changeEntries(runtime: RuntimeApi, diff: MapDiff): Promise<void> 
  * it should hold, and only then committed. A version left half-filled (a chunk refused) is never
  * committed: that would make the live map empty or partial.
  */
-async function replaceMap(runtime: RuntimeApi, diff: MapDiff): Promise<void> {
-  const version = await runtime.prepareMap(diff.file);
+export async function replaceMap(runtime: RuntimeApi, file: string, next: ReadonlyMap<string, string>): Promise<void> {
+  const version = await runtime.prepareMap(file);
   try {
-    for (const chunk of chunks(diff.next)) await runtime.addMapVersion(diff.file, version, chunk);
-    if (!sameEntries(await runtime.showMap(diff.file, version), diff.next)) throw new Error(`${diff.file}: the prepared version does not hold the new entries`);
+    for (const chunk of chunks(next)) await runtime.addMapVersion(file, version, chunk);
+    if (!sameEntries(await runtime.showMap(file, version), next)) throw new Error(`${file}: the prepared version does not hold the new entries`);
   } catch (error) {
-    await runtime.clearMapVersion(diff.file, version).catch(() => undefined);
+    await runtime.clearMapVersion(file, version).catch(() => undefined);
     throw error;
   }
-  await runtime.commitMap(diff.file, version);
-  if (!sameEntries(await runtime.showMap(diff.file), diff.next)) throw new Error(`${diff.file}: the committed map does not hold the new entries`);
+  await runtime.commitMap(file, version);
+  if (!sameEntries(await runtime.showMap(file), next)) throw new Error(`${file}: the committed map does not hold the new entries`);
 }

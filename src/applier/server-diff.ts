@@ -47,22 +47,44 @@ export function serverChanges(live: string, next: string): ServerChange[] | unde
   return changes;
 }
 
+/** A server line of a backend as the config has it. */
+export type ConfigServer = Omit<ServerChange, 'liveHost'>;
+
 function addressChange(liveLine: string, nextLine: string, section: string | undefined): ServerChange | undefined {
   const before = SERVER_LINE.exec(liveLine);
   const after = SERVER_LINE.exec(nextLine);
   if (!before || !after || !section?.startsWith('backend ')) return undefined;
   // The same indent, server name and options: only the address differs.
   if (before[1] !== after[1] || before[2] !== after[2] || before[5] !== after[5]) return undefined;
-  const options = after[5];
+  return { ...configServer(section, after), liveHost: before[3] };
+}
+
+function configServer(section: string, line: RegExpExecArray): ConfigServer {
+  const options = line[5];
   return {
     backend: section.slice('backend '.length).trim(),
-    server: after[2],
-    host: after[3],
-    port: Number(after[4]),
-    liveHost: before[3],
+    server: line[2],
+    host: line[3],
+    port: Number(line[4]),
     resolvers: / resolvers (\S+)/.exec(options)?.[1],
     prefer: / resolve-prefer ipv4\b/.test(options) ? 4 : 6,
   };
+}
+
+/** Every `server <name> <host>:<port>` line of the backends of `config`, in order. */
+export function configServers(config: string): ConfigServer[] {
+  const servers: ConfigServer[] = [];
+  let section: string | undefined;
+  for (const line of config.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    if (!/^\s/.test(line)) {
+      section = line;
+      continue;
+    }
+    const server = section?.startsWith('backend ') ? SERVER_LINE.exec(line) : null;
+    if (server && section) servers.push(configServer(section, server));
+  }
+  return servers;
 }
 
 /** Whether `host` is an IP address (HAProxy then resolves nothing for it). */

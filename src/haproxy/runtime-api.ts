@@ -27,6 +27,12 @@ export interface ServerState {
   readonly fqdn: string | undefined;
 }
 
+/** A server's state with the names of its backend and itself. */
+export interface NamedServerState extends ServerState {
+  readonly backend: string;
+  readonly server: string;
+}
+
 const WORKER = '@1';
 
 export class RuntimeApi {
@@ -187,19 +193,33 @@ export class RuntimeApi {
 
   /** What the worker holds for one server (`show servers state <backend>`); undefined when it has no such server. */
   async serverState(backend: string, server: string): Promise<ServerState | undefined> {
-    const answer = await this.send(`show servers state ${backend}`);
+    const states = await this.serverStates(backend);
+    return states.find((state) => state.backend === backend && state.server === server);
+  }
+
+  /** What the worker holds for every server of `backend`, or of every backend (`show servers state`, one command). */
+  async serverStates(backend?: string): Promise<NamedServerState[]> {
+    const label = backend === undefined ? 'show servers state' : `show servers state ${backend}`;
+    const answer = await this.send(label);
     const lines = answer.split('\n');
     const header = lines.find((line) => line.startsWith('# be_id'));
-    if (!header) throw refused(`show servers state ${backend}`, answer);
+    if (!header) throw refused(label, answer);
     const names = header.slice(2).split(' ');
+    const at = (name: string) => names.indexOf(name);
+    const states: NamedServerState[] = [];
     for (const line of lines) {
       const fields = line.trim().split(' ');
       if (fields.length !== names.length || line.startsWith('#')) continue;
-      const field = (name: string) => fields[names.indexOf(name)];
-      if (field('be_name') !== backend || field('srv_name') !== server) continue;
-      return { address: field('srv_addr'), port: Number(field('srv_port')), fqdn: field('srv_fqdn') === '-' ? undefined : field('srv_fqdn') };
+      const fqdn = fields[at('srv_fqdn')];
+      states.push({
+        backend: fields[at('be_name')],
+        server: fields[at('srv_name')],
+        address: fields[at('srv_addr')],
+        port: Number(fields[at('srv_port')]),
+        fqdn: fqdn === '-' ? undefined : fqdn,
+      });
     }
-    return undefined;
+    return states;
   }
 
   private async mapPayload(command: string, lines: string): Promise<void> {
