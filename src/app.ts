@@ -68,7 +68,13 @@ export class Sidecar {
     applier.onReport(history.onReport);
     haproxy.onExit?.(history.onExit);
     const changeLog = new ChangeLog();
-    const metrics = new Metrics({ storeHealth: () => store.health(), applied, checkCache: () => applier.checkCacheCounts(), acme: () => acme?.status() });
+    const metrics = new Metrics({
+      storeHealth: () => store.health(),
+      applied,
+      checkCache: () => applier.checkCacheCounts(),
+      acme: () => acme?.status(),
+      reconcile: () => applier.reconcileStatus(),
+    });
     applier.onReport((report) => metrics.observe(report));
     await applier.start();
     if (settings.tls.certsDir) await importCertsDir(settings.tls.certsDir, new CertChanges({ store, liveTimeoutMs: settings.distributeTimeoutMs }), logger);

@@ -3,6 +3,7 @@ import type { AcmeStatus } from './acme/acme-manager';
 import type { AppliedState, ApplyReport } from './applier/applied-state';
 import { secondsToExpiry } from './certs/certificate';
 import type { CheckCacheCounts } from './applier/checked-configs';
+import { RECONCILE_OUTCOMES, ReconcileStatus } from './applier/reconciler';
 import type { StoreHealth } from './store/route-store';
 
 /** Where the metrics read current state from at scrape time. */
@@ -12,6 +13,8 @@ export interface MetricsSources {
   readonly checkCache: () => CheckCacheCounts;
   /** Automatic certificates; undefined (or returning undefined) when ACME is off. */
   readonly acme?: () => AcmeStatus | undefined;
+  /** The periodic reconciliation of HAProxy's worker with the files. */
+  readonly reconcile: () => ReconcileStatus;
 }
 
 const PREFIX = 'haproxy_sidecar_';
@@ -52,6 +55,56 @@ export class Metrics {
     });
     this.stateGauges(sources, registers);
     this.acmeMetrics(sources, registers);
+    this.reconcileMetrics(sources.reconcile, registers);
+  }
+
+  private reconcileMetrics(status: () => ReconcileStatus, registers: Registry[]): void {
+    new Counter({
+      name: `${PREFIX}reconciles_total`,
+      help:
+        "Comparisons of HAProxy's worker with the files, by outcome (in_step: nothing differed; runtime: restored through the Runtime API; " +
+        'reload: restored by a reload; failed: the worker could not be read or the reload failed).',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const runs = status().runs;
+        this.reset();
+        for (const outcome of RECONCILE_OUTCOMES) this.inc({ outcome }, runs[outcome]);
+      },
+    });
+    new Counter({
+      name: `${PREFIX}reconcile_divergences_total`,
+      help:
+        "What reconciliations found differing in HAProxy's worker from the files: route map entries (missing, extra, another value) " +
+        'and servers (another address, port or name).',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const found = status();
+        this.reset();
+        this.inc({ kind: 'map_entry' }, found.mapEntries);
+        this.inc({ kind: 'server' }, found.servers);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}reconcile_last_timestamp_seconds`,
+      help: 'Unix time of the last reconciliation (0: none yet).',
+      registers,
+      collect() {
+        this.set((status().lastAt ?? 0) / 1000);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}reconcile_last_outcome`,
+      help: 'The outcome of the last reconciliation: 1 for it, 0 for the others.',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const last = status().lastOutcome;
+        this.reset();
+        for (const outcome of RECONCILE_OUTCOMES) this.set({ outcome }, outcome === last ? 1 : 0);
+      },
+    });
   }
 
   private acmeMetrics(sources: MetricsSources, registers: Registry[]): void {

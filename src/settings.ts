@@ -172,6 +172,12 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
     'Coalescing: changes that arrive during a reload apply at the latest this long after the first of them, even if changes keep coming.',
   ),
   def(
+    'RECONCILE_INTERVAL',
+    '30',
+    "Seconds between two comparisons of HAProxy's running worker (route maps, server addresses) with the files; what differs is logged, " +
+      'counted and put back (Runtime API, else a reload). 0: off.',
+  ),
+  def(
     'DISTRIBUTE_TIMEOUT_MS',
     '10000',
     'How long reconfigure and remove wait for this replica (with distribute=true: every replica) to serve a stored change before answering 500.',
@@ -322,6 +328,8 @@ export interface Settings {
   readonly logLevel: string;
   readonly reloadQuietMs: number;
   readonly reloadMaxDelayMs: number;
+  /** RECONCILE_INTERVAL in ms; 0: no reconciliation. */
+  readonly reconcileIntervalMs: number;
   readonly distributeTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly acme?: AcmeSettings;
@@ -563,6 +571,7 @@ export function loadSettings(raw: RawSettings = process.env, cwd: string = proce
     logLevel,
     reloadQuietMs,
     reloadMaxDelayMs,
+    reconcileIntervalMs: integer(raw, 'RECONCILE_INTERVAL', 30, 0, 86400) * 1000,
     distributeTimeoutMs: integer(raw, 'DISTRIBUTE_TIMEOUT_MS', 10000, 100, 600000),
     requestTimeoutMs: integer(raw, 'REQUEST_TIMEOUT_MS', 5000, 100, 600000),
     acme: acmeSettings(raw, cwd),

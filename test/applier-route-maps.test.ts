@@ -67,7 +67,7 @@ async function served(): Promise<string[]> {
 beforeAll(async () => {
   one = await startBackend('one');
   two = await startBackend('two');
-  harness = await startHarness();
+  harness = await startHarness({ RECONCILE_INTERVAL: '0' });
 });
 
 afterAll(async () => {

@@ -62,7 +62,7 @@ beforeAll(async () => {
   beta = await startBackend('beta', '127.0.0.3', port);
   other = await startBackend('other', '127.0.0.2');
   dns = await startDnsmasq({ 'alpha.test': ['127.0.0.2'], 'beta.test': ['127.0.0.3'] });
-  harness = await startHarness({ HAPROXY_RESOLVERS: dns.address });
+  harness = await startHarness({ HAPROXY_RESOLVERS: dns.address, RECONCILE_INTERVAL: '0' });
 });
 
 afterAll(async () => {

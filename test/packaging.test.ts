@@ -44,6 +44,7 @@ const SERVE_ONLY_FLAGS = [
   '--dns-server',
   '--reload-quiet-ms',
   '--reload-max-delay-ms',
+  '--reconcile-interval',
   '--distribute-timeout-ms',
   '--haproxy-master-socket',
 ];

@@ -25,6 +25,7 @@ import { Coalescer } from './coalescer';
 import { IndexWaiters } from './index-waiters';
 import { LastKnownGood } from './last-known-good';
 import { LastRender } from './last-render';
+import { ReconcileOutcome, Reconciler, ReconcileStatus } from './reconciler';
 import { diffFields, diffRoutes } from './route-diff';
 import { RouteLog } from './route-log';
 import { RouteMapFiles } from './route-map-files';
@@ -36,7 +37,7 @@ export type { ParseRoute } from '../route/entries';
 /** `tls`: the certificate files the `:ssl` binds use, or false while there is no certificate. */
 export type RenderRoutes = (routes: readonly Route[], tls: TlsFiles | false) => string | RenderResult;
 
-export type ApplierSettings = Pick<Settings, 'haproxyBin' | 'haproxyConfig' | 'stateDir' | 'reloadQuietMs' | 'reloadMaxDelayMs'>;
+export type ApplierSettings = Pick<Settings, 'haproxyBin' | 'haproxyConfig' | 'stateDir' | 'reloadQuietMs' | 'reloadMaxDelayMs' | 'reconcileIntervalMs'>;
 
 export interface ApplierOptions {
   readonly settings: ApplierSettings;
@@ -107,6 +108,7 @@ export class Applier {
   /** The worker's Runtime API (through the master CLI, for our child and an adopted HAProxy alike). */
   private readonly runtime: RuntimeApi;
   private readonly routeLog: RouteLog;
+  private readonly reconciler: Reconciler;
   private readonly checkedConfigs = new CheckedConfigs();
   private readonly lastRender = new LastRender();
   private readonly entryParser: EntryParser;
@@ -133,6 +135,15 @@ export class Applier {
       () => void this.applyPending(),
       () => this.applying === 0,
     );
+    this.reconciler = new Reconciler({
+      intervalMs: options.settings.reconcileIntervalMs,
+      runtime: this.runtime,
+      routeMaps: this.routeMaps,
+      config: () => this.live.config,
+      exclusive: (task) => this.exclusive(task),
+      reload: () => this.reloadLive(),
+      logger: this.logger,
+    });
     options.haproxy.onExit?.((exit) => this.haproxyExited(exit));
     if (options.onReport) this.reportListeners.push(options.onReport);
   }
@@ -156,11 +167,27 @@ export class Applier {
     return this.checkedConfigs.counts();
   }
 
+  /** Compare the worker with the files now and restore them where they differ (one periodic reconciliation, at once). */
+  reconcile(): Promise<ReconcileOutcome | undefined> {
+    return this.reconciler.reconcile();
+  }
+
+  /** What the periodic reconciliations of the worker with the files found and did (metrics). */
+  reconcileStatus(): ReconcileStatus {
+    return this.reconciler.status();
+  }
+
+  /** Start HAProxy, then the periodic reconciliation of its worker with the files. */
+  async start(): Promise<void> {
+    await this.startHaproxy();
+    this.reconciler.start();
+  }
+
   /**
    * Start HAProxy at once: from the last-known-good config when there is one (a store outage at
    * start still serves yesterday's routes), else from a render without routes.
    */
-  async start(): Promise<void> {
+  private async startHaproxy(): Promise<void> {
     await fs.promises.mkdir(this.options.settings.stateDir, { recursive: true });
     await this.options.challenges?.prepare();
     const saved = await this.lastKnownGood.read();
@@ -182,6 +209,7 @@ export class Applier {
   async stop(): Promise<void> {
     this.stopped = true;
     this.coalescer.cancel();
+    this.reconciler.stop();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.restartTimer) clearTimeout(this.restartTimer);
     await this.chain;
@@ -505,6 +533,23 @@ export class Applier {
       throw error;
     }
     await this.lastKnownGood.save(plan.config);
+  }
+
+  /**
+   * The reconciler's fall-back: the live config and its maps, checked (`haproxy -c`, unless that
+   * very text passed before) and reloaded, so the worker serves the files again.
+   */
+  private async reloadLive(): Promise<boolean> {
+    const started = Date.now();
+    const { config, routes, invalid, index } = this.live;
+    try {
+      await this.install({ ...(await this.checked(config)), maps: this.routeMaps.live, routes, invalid });
+    } catch (error) {
+      this.finish(error instanceof ConfigRejected ? 'rejected' : 'failed', started, index, routes.length, invalid, error as Error);
+      return false;
+    }
+    this.finish('success', started, index, routes.length, invalid);
+    return true;
   }
 
   private async rollBack(): Promise<void> {
