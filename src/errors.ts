@@ -115,3 +115,6 @@ export class HaproxyError extends SidecarError {
     super('HAPROXY_ERROR', message);
   }
 }
+
+/** HAProxy answered a Runtime API command, but not with its success: it holds something else than the command expects (an unknown map, a server ...). */
+export class RuntimeRefused extends HaproxyError {}

@@ -75,7 +75,7 @@ export class Metrics {
     new Counter({
       name: `${PREFIX}reconcile_divergences_total`,
       help:
-        "What reconciliations found differing in HAProxy's worker from the files: route map entries (missing, extra, another value) " +
+        "What reconciliations found differing in HAProxy's worker from the files: route map entries (missing, extra, another value, out of order) " +
         'and servers (another address, port or name).',
       labelNames: ['kind'],
       registers,

@@ -1,9 +1,17 @@
+import { ChildProcess, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Applier } from '../src/applier';
+import { AdoptedHaproxy } from '../src/haproxy/adopted';
 import { MasterCli } from '../src/haproxy/master-cli';
+import { silentLogger } from '../src/logger';
 import { routeMapFiles } from '../src/render/route-maps';
+import { parseRoute } from '../src/route/params';
 import { Backend, request, startBackend } from './helpers/backends';
-import { freePort } from './helpers/ports';
-import { removeTempDirs } from './helpers/tmp';
-import { Harness, snapshotOf, startHarness } from './fixtures/applier-harness';
+import { HAPROXY_BIN } from './helpers/haproxy';
+import { freePort, sleep, waitFor } from './helpers/ports';
+import { removeTempDirs, tempDir } from './helpers/tmp';
+import { applierSettings, Harness, shippedRender, snapshotOf, startHarness } from './fixtures/applier-harness';
 
 /**
  * The worker drifts from the files after a change was made and verified (here: Runtime API
@@ -149,4 +157,86 @@ it('reloads the files when the Runtime API cannot bring the worker back (a host 
   expect(await backendOf('/svc/x')).toBe('alpha');
   expect(await backendOf('/one/x')).toBe('one');
   expect(await harness.applier.reconcile()).toBe('in_step');
+});
+
+describe('an adopted HAProxy (HAPROXY_MASTER_SOCKET)', () => {
+  let external: ChildProcess | undefined;
+  let adopted: Applier | undefined;
+  let haproxy: AdoptedHaproxy;
+  let cli: MasterCli;
+  let base: string;
+  let configFile: string;
+  let mapFile: string;
+  /** The other container's own config: a frontend without routes. */
+  let ownConfig: string;
+
+  const adoptedBackendOf = async (pathAndQuery: string) => {
+    const answer = await request(`${base}${pathAndQuery}`);
+    return answer.backend ?? String(answer.status);
+  };
+
+  beforeAll(async () => {
+    const httpPort = await freePort();
+    const settings = applierSettings(httpPort, { RECONCILE_INTERVAL: '0' });
+    const socket = path.join(tempDir('adopted-sock-'), 'master.sock');
+    base = `http://127.0.0.1:${httpPort}`;
+    configFile = settings.haproxyConfig;
+    mapFile = routeMapFiles(settings.stateDir).prefix;
+    ownConfig = [
+      'defaults',
+      '  mode http',
+      '  timeout connect 1s',
+      '  timeout client 5s',
+      '  timeout server 5s',
+      'frontend f',
+      `  bind 127.0.0.1:${httpPort}`,
+      '',
+    ].join('\n');
+    fs.writeFileSync(configFile, ownConfig);
+    external = spawn(HAPROXY_BIN, ['-W', '-db', '-S', socket, '-f', configFile], { stdio: 'ignore' });
+    cli = new MasterCli(socket, 5000);
+    await waitFor('the external HAProxy', async () => (await cli.showProc()).workers.length > 0, 10000);
+    haproxy = new AdoptedHaproxy({ masterSocket: socket, logger: silentLogger(), probeMs: 100 });
+    adopted = new Applier({ settings, haproxy, parse: parseRoute, render: shippedRender(settings) });
+    await adopted.start();
+    expect((await adopted.applyNow(snapshotOf(1, [routes()[0]]))).outcome).toBe('success');
+    expect(await adoptedBackendOf('/one/x')).toBe('one');
+  });
+
+  afterAll(async () => {
+    await adopted?.stop();
+    if (external && external.exitCode === null && external.signalCode === null) {
+      const exited = new Promise((resolve) => external?.once('exit', resolve));
+      external.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  it('puts back a route map entry deleted by hand through its master socket', async () => {
+    await cli.command(`@1 del map ${mapFile} /one`);
+    expect(await adoptedBackendOf('/one/x')).toBe('503');
+    const before = (await cli.showProc()).workers;
+    expect(await adopted?.reconcile()).toBe('runtime');
+    expect(await adoptedBackendOf('/one/x')).toBe('one');
+    expect((await cli.showProc()).workers).toEqual(before);
+  });
+
+  it('reloads the files when someone reloaded it with a config of their own', async () => {
+    fs.writeFileSync(configFile, ownConfig);
+    const before = (await cli.showProc()).workers;
+    await cli.command('reload');
+    await waitFor('the new worker of the hand-made reload', async () => {
+      const now = (await cli.showProc().catch(() => undefined))?.workers;
+      return now !== undefined && now.length > 0 && now[0] !== before[0];
+    });
+    expect(await adoptedBackendOf('/one/x')).toBe('503');
+    // The sidecar's probe of the master (every 100 ms) may have caught it re-executing: it reloads only a master it sees up.
+    await sleep(300);
+    await waitFor('the adopted master to be seen up', async () => haproxy.running());
+    // The worker does not know the map the files name: only a reload of the files brings it back.
+    expect(await adopted?.reconcile()).toBe('reload');
+    expect(await adoptedBackendOf('/one/x')).toBe('one');
+    expect(fs.readFileSync(configFile, 'utf8')).toBe(adopted?.state().config);
+    expect(await adopted?.reconcile()).toBe('in_step');
+  });
 });

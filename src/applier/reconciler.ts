@@ -1,3 +1,4 @@
+import { RuntimeRefused } from '../errors';
 import type { NamedServerState, RuntimeApi } from '../haproxy/runtime-api';
 import type { Logger } from '../logger';
 import type { MapFile } from '../render/route-maps';
@@ -130,8 +131,15 @@ export class Reconciler {
     try {
       found = await this.compare();
     } catch (error) {
-      this.options.logger.warn({ err: (error as Error).message }, 'reconciliation could not read the worker; trying again later');
-      return 'failed';
+      const err = (error as Error).message;
+      // No answer: HAProxy is down or busy re-executing, and a reload would not get through either.
+      if (!(error instanceof RuntimeRefused)) {
+        this.options.logger.warn({ err }, 'reconciliation could not read the worker; trying again later');
+        return 'failed';
+      }
+      // An answer, but not the maps or servers of the live config (e.g. a reload of another config by hand).
+      this.options.logger.warn({ err }, 'the HAProxy worker does not know what the files name; reloading them');
+      return (await this.options.reload()) ? 'reload' : 'failed';
     }
     if (found.maps.length === 0 && found.servers.length === 0) return 'in_step';
     this.count(found);

@@ -1,4 +1,4 @@
-import { HaproxyError } from '../errors';
+import { HaproxyError, RuntimeRefused } from '../errors';
 import { MasterCli } from './master-cli';
 
 /**
@@ -259,7 +259,7 @@ export class RuntimeApi {
   }
 }
 
-function refused(label: string, answer: string): HaproxyError {
+function refused(label: string, answer: string): RuntimeRefused {
   const words = answer.trim().replace(/\s+/g, ' ').slice(0, 300) || 'no answer';
-  return new HaproxyError(`runtime API: ${label}: ${words}`);
+  return new RuntimeRefused(`runtime API: ${label}: ${words}`);
 }
