@@ -152,6 +152,42 @@ describe('FileStore', () => {
     expect(indexes).toEqual([1, 2, 3]);
   });
 
+  it('hands a watcher the same entry objects for the routes a write left alone, and a new one for the route it changed', async () => {
+    const dir = tempDir();
+    const store = open(dir);
+    await store.put({ serviceName: 'a', port: '1' });
+    await store.put({ serviceName: 'b', port: '2' });
+    const seen: StoreSnapshot[] = [];
+    const watch = store.watch((snapshot) => seen.push(snapshot));
+    await waitFor('the first snapshot', async () => seen.length === 1);
+    const index = await store.put({ serviceName: 'b', port: '3' });
+    await waitFor('the change', async () => seen.at(-1)?.index === index);
+    watch.stop();
+    const [before, after] = [seen[0], seen.at(-1) as StoreSnapshot];
+    expect(after.entries[0]).toBe(before.entries[0]);
+    expect(after.entries[1]).not.toBe(before.entries[1]);
+    expect(after.entries[1].params).toEqual({ serviceName: 'b', port: '3' });
+    // What the watcher was handed is what the file says.
+    const read = JSON.parse(fs.readFileSync(path.join(dir, ROUTES_FILE), 'utf8')) as { index: number; routes: unknown };
+    expect(read).toMatchObject({ index, routes: { a: { serviceName: 'a', port: '1' }, b: { serviceName: 'b', port: '3' } } });
+  });
+
+  it('sees a hand edit made right after its own write, though it remembers what it wrote', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, ROUTES_FILE);
+    const store = open(dir, 50);
+    const seen: StoreSnapshot[] = [];
+    const watch = store.watch((snapshot) => seen.push(snapshot));
+    await waitFor('the first snapshot', async () => seen.length === 1);
+    const index = await store.put({ serviceName: 'a', port: '1' });
+    await waitFor('the write', async () => seen.at(-1)?.index === index);
+    // The same length, so only the bytes tell the edit apart from the write.
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('"1"', '"2"'));
+    await waitFor('the hand edit', async () => seen.at(-1)?.entries[0]?.params?.port === '2');
+    watch.stop();
+    expect((await store.list()).entries).toEqual([{ serviceName: 'a', params: { serviceName: 'a', port: '2' } }]);
+  });
+
   it('reports an invalid hand-edited route and keeps the others', async () => {
     const dir = tempDir();
     fs.writeFileSync(

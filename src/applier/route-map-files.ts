@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import { readIfExists, writeAtomic } from '../files/atomic-write';
 import type { RuntimeApi } from '../haproxy/runtime-api';
 import type { Logger } from '../logger';
-import { MapFile, mapText, parseMapText, routeMapFiles } from '../render/route-maps';
+import { MapFile, mapText, parseMapText, routeMapFiles, sameMapEntries } from '../render/route-maps';
 
 /**
  * HAProxy reads a CLI command, payload included, into one buffer (tune.bufsize, 16 KB): the
@@ -34,7 +34,7 @@ function diffMap(file: string, live: ReadonlyMap<string, string>, next: Readonly
     else if (old !== value) changed.push([key, value]);
   }
   const removed = [...live.keys()].filter((key) => !next.has(key));
-  const changes = ordered ? mapText(live) !== mapText(next) : added.length + changed.length + removed.length > 0;
+  const changes = ordered ? !sameMapEntries(live, next) : added.length + changed.length + removed.length > 0;
   return { file, next, added, changed, removed, ordered, changes };
 }
 
@@ -82,6 +82,11 @@ export async function ensureRouteMapFiles(stateDir: string): Promise<void> {
 export class RouteMapFiles {
   private served: readonly MapFile[] = [];
   private readonly files: readonly string[];
+  /**
+   * The text of each file as read at start or last written by this process: a change compares with
+   * it instead of reading the files again (as cert-files.ts does). Only the applier writes them.
+   */
+  private readonly onDisk = new Map<string, string>();
 
   constructor(stateDir: string) {
     const files = routeMapFiles(stateDir);
@@ -105,6 +110,7 @@ export class RouteMapFiles {
         text = '';
         await writeAtomic(file, text);
       }
+      this.onDisk.set(file, text);
       served.push({ file, entries: parseMapText(text) });
     }
     this.served = config.includes(this.files[1]) ? served : [];
@@ -114,7 +120,12 @@ export class RouteMapFiles {
   async write(maps: readonly MapFile[]): Promise<void> {
     for (const map of maps) {
       const text = mapText(map.entries);
-      if ((await readIfExists(map.file)) !== text) await writeAtomic(map.file, text);
+      const before = this.onDisk.has(map.file) ? this.onDisk.get(map.file) : await readIfExists(map.file);
+      if (before === text) continue;
+      // Forgotten first: should the write fail half-way, the next one compares with the disk again.
+      this.onDisk.delete(map.file);
+      await writeAtomic(map.file, text);
+      this.onDisk.set(map.file, text);
     }
   }
 
@@ -165,6 +176,7 @@ export class RouteMapFiles {
   /** Remove the files (a test's clean-up). */
   async remove(): Promise<void> {
     for (const file of this.files) await fs.promises.rm(file, { force: true });
+    this.onDisk.clear();
   }
 }
 

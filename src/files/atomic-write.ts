@@ -43,7 +43,7 @@ export const PRIVATE_FILE_MODE = 0o600;
  * is never readable by others, not even for a moment), fsync, rename over the target, fsync the
  * directory.
  */
-export async function writeAtomic(target: string, text: string, mode = 0o644): Promise<void> {
+export async function writeAtomic(target: string, text: string | Uint8Array, mode = 0o644): Promise<void> {
   await fs.promises.mkdir(path.dirname(target), { recursive: true });
   const temp = siblingTemp(target, 'tmp');
   await fs.promises.writeFile(temp, text, { mode });

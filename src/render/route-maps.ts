@@ -43,10 +43,20 @@ export interface MapFile {
   readonly entries: ReadonlyMap<string, string>;
 }
 
+/**
+ * The text of each map built (maps are never changed once built): the applier compares, writes and
+ * diffs the same maps, and at 10,000 routes each text is 12,000 lines.
+ */
+const texts = new WeakMap<ReadonlyMap<string, string>, string>();
+
 /** The text of a map file: one `key value` line per entry, in the map's order. */
 export function mapText(entries: ReadonlyMap<string, string>): string {
-  let text = '';
-  for (const [key, value] of entries) text += `${key} ${value}\n`;
+  const known = texts.get(entries);
+  if (known !== undefined) return known;
+  const lines: string[] = [];
+  for (const [key, value] of entries) lines.push(`${key} ${value}\n`);
+  const text = lines.join('');
+  texts.set(entries, text);
   return text;
 }
 
@@ -167,8 +177,20 @@ function sorted(entries: ReadonlyMap<string, string>): Map<string, string> {
   return new Map([...entries].sort(([a], [b]) => compare(a, b)));
 }
 
+/** The same entries in the same order (what makes the same text), compared without making it. */
+export function sameMapEntries(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  if (a === b) return true;
+  if (a.size !== b.size) return false;
+  const other = b.entries();
+  for (const [key, value] of a) {
+    const [otherKey, otherValue] = other.next().value as [string, string];
+    if (key !== otherKey || value !== otherValue) return false;
+  }
+  return true;
+}
+
 /** The same files with the same entries in the same order. */
 export function sameMaps(a: readonly MapFile[], b: readonly MapFile[]): boolean {
   if (a.length !== b.length) return false;
-  return a.every((map, i) => map.file === b[i].file && mapText(map.entries) === mapText(b[i].entries));
+  return a.every((map, i) => map.file === b[i].file && sameMapEntries(map.entries, b[i].entries));
 }

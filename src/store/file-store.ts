@@ -6,7 +6,7 @@ import { PRIVATE_FILE_MODE, writeAtomic } from '../files/atomic-write';
 import type { Logger } from '../logger';
 import type { RouteParams } from '../route/route';
 import { decodeValue, sortEntries, storeName } from './route-codec';
-import type { ChallengeEntry, SnapshotStore, StoreHealth, StoreLock, StoreSnapshot, StoreWatch } from './route-store';
+import type { ChallengeEntry, SnapshotStore, StoreEntry, StoreHealth, StoreLock, StoreSnapshot, StoreWatch } from './route-store';
 import { checkToken, decodeChallenge, encodeChallenge, sortChallenges } from './acme-codec';
 import { FileLock } from './file-lock';
 
@@ -52,6 +52,12 @@ interface StoredData {
 /** A lock held by a live process that began an ACME order is not stale however long the order takes. */
 const ACME_LOCK_STALE_MS = 3600000;
 
+/** A text of the file, and what it holds. */
+interface Known {
+  readonly bytes: Buffer;
+  readonly stored: StoredFile;
+}
+
 interface Watcher {
   readonly onSnapshot: (snapshot: StoreSnapshot) => void;
   readonly onError?: (error: Error) => void;
@@ -77,12 +83,23 @@ export class FileStore implements SnapshotStore {
   private poller?: NodeJS.Timeout;
   private lastStat = '';
   /**
-   * The last text read and what it parsed to (never changed in place: a write copies the maps).
-   * A write reads the file, then its watchers read it again (the write's own refresh, then the
-   * fs.watch event): one JSON.parse of the file instead of three per change, which at 1,000 routes
-   * is milliseconds of every write's way to live.
+   * The file's bytes as last read or written, and what they hold (never changed in place: a write
+   * copies the maps). A write reads the file, then its watchers read it again (the write's own
+   * refresh, then the fs.watch event): after our own write the bytes read are the bytes written,
+   * so no read after it decodes or parses the file (at 10,000 routes 2 MB of JSON, tens of ms).
    */
-  private lastRead: { readonly text: string; readonly stored: StoredFile } | undefined;
+  private lastRead: Known | undefined;
+  /** The last write's bytes and content, apart from lastRead: a read racing the write may see the old file or the new one. */
+  private lastWritten: Known | undefined;
+  /** The snapshot of each StoredFile: a watch event for a file already delivered decodes nothing. */
+  private readonly snapshots = new WeakMap<StoredFile, StoreSnapshot>();
+  /**
+   * The entry decoded from each stored route value. A write copies the values of the routes it
+   * leaves alone, so their entries stay the same objects, as the Consul store's do for keys whose
+   * ModifyIndex did not move: the watch, the logs and the applier then see one changed route among
+   * thousands by identity, not by comparing every parameter.
+   */
+  private readonly decoded = new WeakMap<object, StoreEntry>();
   private refreshing?: Promise<void>;
   private refreshAgain = false;
   private lastContact = 0;
@@ -94,7 +111,7 @@ export class FileStore implements SnapshotStore {
   }
 
   async list(): Promise<StoreSnapshot> {
-    return this.tracked(async () => snapshotOf(await this.readFile()));
+    return this.tracked(async () => this.snapshotOf(await this.readFile()));
   }
 
   /** Resolves with the index after the write; an unchanged route is not rewritten. */
@@ -230,22 +247,28 @@ export class FileStore implements SnapshotStore {
     if (index === stored.index) return indexes;
     const acme = { ...(data.account !== undefined ? { account: data.account } : {}), challenges: Object.fromEntries(data.challenges) };
     const file = { index, routes: Object.fromEntries(data.routes), certs: Object.fromEntries(data.certs), acme };
-    await writeAtomic(this.file, `${JSON.stringify(file, null, 2)}\n`, PRIVATE_FILE_MODE);
+    const bytes = Buffer.from(`${JSON.stringify(file, null, 2)}\n`);
+    // What the file will hold is what was just edited (JSON values: parsing the bytes gives the
+    // same); known before the rename, since fs.watch may make a watcher read the file at once.
+    const written: StoredFile = { index, routes: data.routes, certs: data.certs, acme: { account: data.account, challenges: data.challenges } };
+    this.lastWritten = { bytes, stored: written };
+    await writeAtomic(this.file, bytes, PRIVATE_FILE_MODE);
     void this.refresh();
     return indexes;
   }
 
   private async readFile(): Promise<StoredFile> {
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await fs.promises.readFile(this.file, 'utf8');
+      bytes = await fs.promises.readFile(this.file);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { index: 0, routes: new Map(), certs: new Map(), acme: { challenges: new Map() } };
       throw new StoreUnavailable(`cannot read ${this.file}: ${(error as Error).message}`);
     }
-    if (this.lastRead?.text === text) return this.lastRead.stored;
-    const stored = parseStoredFile(this.file, text);
-    this.lastRead = { text, stored };
+    if (this.lastWritten?.bytes.equals(bytes)) return this.lastWritten.stored;
+    if (this.lastRead?.bytes.equals(bytes)) return this.lastRead.stored;
+    const stored = parseStoredFile(this.file, bytes.toString('utf8'));
+    this.lastRead = { bytes, stored };
     return stored;
   }
 
@@ -312,6 +335,25 @@ export class FileStore implements SnapshotStore {
     this.poller = undefined;
   }
 
+  private snapshotOf(stored: StoredFile): StoreSnapshot {
+    let snapshot = this.snapshots.get(stored);
+    if (!snapshot) {
+      snapshot = snapshotOf(stored, (name, value) => this.entryOf(name, value));
+      this.snapshots.set(stored, snapshot);
+    }
+    return snapshot;
+  }
+
+  private entryOf(name: string, value: unknown): StoreEntry {
+    if (typeof value !== 'object' || value === null) return decodeValue(name, value);
+    let entry = this.decoded.get(value);
+    if (entry?.serviceName !== name) {
+      entry = decodeValue(name, value);
+      this.decoded.set(value, entry);
+    }
+    return entry;
+  }
+
   private poll(): void {
     fs.stat(this.file, (error, stat) => {
       const signature = error ? `error ${error.code}` : `${stat.ino} ${stat.size} ${stat.mtimeMs}`;
@@ -322,8 +364,8 @@ export class FileStore implements SnapshotStore {
   }
 }
 
-function snapshotOf(stored: StoredFile): StoreSnapshot {
-  const entries = [...stored.routes].map(([name, value]) => decodeValue(name, value));
+function snapshotOf(stored: StoredFile, entryOf: (name: string, value: unknown) => StoreEntry): StoreSnapshot {
+  const entries = [...stored.routes].map(([name, value]) => entryOf(name, value));
   const certs = [...stored.certs]
     .map(([name, pem]) => ({ name, pem: typeof pem === 'string' ? pem : '' }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
