@@ -5,6 +5,7 @@ import { mapText } from '../src/render/route-maps';
 import { parseRoute, Route } from '../src/route';
 import { loadSettings } from '../src/settings';
 import { checkConfig } from './helpers/haproxy';
+import { seededRandom as random } from './helpers/random';
 import { tempDir } from './helpers/tmp';
 
 /**
@@ -19,18 +20,6 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
 const ITERATIONS = 20000;
 const CONFIGS_TO_CHECK = 60;
 const ROUTES_PER_CONFIG = 12;
-
-/** mulberry32: small, fast, good enough to spread inputs; deterministic from the seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const HOSTILE = [
   '',

@@ -1,4 +1,4 @@
-import type { RenderResult, TlsFiles } from '../render/types';
+import { RenderResult, sameTls, TlsFiles } from '../render/types';
 import { Route, sameParams } from '../route/route';
 
 interface Rendered {
@@ -37,9 +37,4 @@ export class LastRender {
     // Two routes of one service: which one the render kept depends on their order.
     this.last = byName.size === routes.length ? { render, tls, byName, result } : undefined;
   }
-}
-
-function sameTls(a: TlsFiles | false, b: TlsFiles | false): boolean {
-  if (a === false || b === false) return a === b;
-  return a.defaultCert === b.defaultCert && a.crtList === b.crtList;
 }

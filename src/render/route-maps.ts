@@ -107,6 +107,24 @@ export function isMappable(d: Destination, domainAlgo: string, overTls: boolean)
   return d.servicePath.every(mappablePath) && d.serviceDomain.every(mappableDomain);
 }
 
+/** The map keys of a mappable destination, in the order they are entered. */
+export interface DestinationKeys {
+  /** The exact-path map, else the prefix map. */
+  readonly exact: boolean;
+  readonly keys: readonly { readonly host: string; readonly path: string; readonly key: string }[];
+}
+
+/** The keys of destination `d` (isMappable): each host key (lower case; none without a domain) with each path (`/` without one). */
+export function mapKeys(d: Destination): DestinationKeys {
+  const hosts = d.serviceDomain.length > 0 ? d.serviceDomain.map((domain) => domain.toLowerCase()) : [''];
+  const paths = d.servicePath.length > 0 ? d.servicePath : ['/'];
+  const keys = hosts.flatMap((host) => paths.map((p) => ({ host, path: p, key: `${host}${p}` })));
+  return { exact: d.servicePath.length > 0 && d.pathType === 'path', keys };
+}
+
+/** The map last built for each file: its keys are in order, so the next build of that file need not sort them all again. */
+export type PreviousMap = (file: string) => ReadonlyMap<string, string> | undefined;
+
 /** The route maps of one config: filled in route order, so of two routes with one key the first keeps it (DFP's order). */
 export class RouteMapBuilder {
   private readonly exact = new Map<string, string>();
@@ -117,18 +135,15 @@ export class RouteMapBuilder {
 
   constructor(private readonly files: RouteMapFiles) {}
 
-  add(d: Destination, backend: string): void {
-    const hosts = d.serviceDomain.length > 0 ? d.serviceDomain.map((domain) => domain.toLowerCase()) : [''];
-    const paths = d.servicePath.length > 0 ? d.servicePath : ['/'];
-    const map = d.servicePath.length > 0 && d.pathType === 'path' ? this.exact : this.prefix;
-    for (const host of hosts) {
+  /** The entries of a destination (`keys`: mapKeys of it) for `backend`, unless an earlier route holds a key. */
+  add(keys: DestinationKeys, backend: string): void {
+    const map = keys.exact ? this.exact : this.prefix;
+    for (const { host, path: p, key } of keys.keys) {
+      // A wildcard host is looked up even when earlier routes hold all its keys.
       const wildcard = host.startsWith('*') ? this.wildcardOf(host) : undefined;
-      for (const p of paths) {
-        const key = `${host}${p}`;
-        if (map.has(key)) continue;
-        map.set(key, backend);
-        (map === this.exact ? wildcard?.exact : wildcard?.prefix)?.set(p, backend);
-      }
+      if (map.has(key)) continue;
+      map.set(key, backend);
+      (keys.exact ? wildcard?.exact : wildcard?.prefix)?.set(p, backend);
     }
   }
 
@@ -147,7 +162,7 @@ export class RouteMapBuilder {
   }
 
   /** The three maps, keys sorted (a reload and a sequence of runtime changes give the same files). */
-  build(): MapFile[] {
+  build(previous: PreviousMap = () => undefined): MapFile[] {
     // `map_end` scans its list in order: the longest suffix first, so `*.a.b.test` wins over `*.b.test`.
     const wildcards = [...this.wildcards].sort(([a], [b]) => b.length - a.length || compare(a, b));
     // Only the longest matching wildcard is looked up: it also gets the paths of each shorter
@@ -161,8 +176,8 @@ export class RouteMapBuilder {
       }
     });
     return [
-      { file: this.files.exact, entries: sorted(this.exact) },
-      { file: this.files.prefix, entries: sorted(this.prefix) },
+      { file: this.files.exact, entries: sortedLike(this.exact, previous(this.files.exact)) },
+      { file: this.files.prefix, entries: sortedLike(this.prefix, previous(this.files.prefix)) },
       { file: this.files.wildcards, entries: new Map(wildcards) },
     ];
   }
@@ -173,8 +188,25 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : 1;
 }
 
-function sorted(entries: ReadonlyMap<string, string>): Map<string, string> {
-  return new Map([...entries].sort(([a], [b]) => compare(a, b)));
+/**
+ * `entries` with their keys sorted. The keys of `previous` (sorted, a build of the same file) that
+ * are still there keep their order; only the new keys are sorted, then merged in: one changed route
+ * among 10,000 sorts one key, not 12,000. The result is the same as sorting them all.
+ */
+function sortedLike(entries: ReadonlyMap<string, string>, previous: ReadonlyMap<string, string> | undefined): Map<string, string> {
+  const kept: string[] = [];
+  for (const key of previous?.keys() ?? []) if (entries.has(key)) kept.push(key);
+  const added: string[] = [];
+  if (kept.length < entries.size) for (const key of entries.keys()) if (!previous?.has(key)) added.push(key);
+  added.sort(compare);
+  const result = new Map<string, string>();
+  let k = 0;
+  let a = 0;
+  while (k < kept.length || a < added.length) {
+    const key = a >= added.length || (k < kept.length && compare(kept[k], added[a]) < 0) ? kept[k++] : added[a++];
+    result.set(key, entries.get(key) as string);
+  }
+  return result;
 }
 
 /** The same entries in the same order (what makes the same text), compared without making it. */

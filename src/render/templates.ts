@@ -9,6 +9,7 @@ import type { RenderResult, TlsFiles } from './types';
 import { flattened } from './flat';
 import { routeMapFiles } from './route-maps';
 import { BuiltView, buildView, ConfigView, ViewMemo } from './view';
+import { ViewCache } from './view-cache';
 
 export const MAIN_TEMPLATE = 'haproxy.cfg.hbs';
 
@@ -149,10 +150,14 @@ function usesRouteMaps(dir: string, compiled: Compiled, sample: { routes: Route[
 }
 
 function templatesFrom(dir: string, compiled: Compiled, useMaps: boolean): Templates {
-  const memo = new ViewMemo();
+  const views = new ViewCache(new ViewMemo());
+  // The templates are a pure function of the view: the same view object, the same text.
+  let last: { readonly view: ConfigView; readonly config: string } | undefined;
   const renderWithProblems = (routes: readonly Route[], settings: Settings, tls: TlsFiles | false = false): RenderResult => {
-    const built = buildView(routes, settings, tls, memo, useMaps);
-    return { config: renderView(dir, compiled, built), problems: built.problems, maps: built.maps };
+    const built = views.build(routes, settings, tls, useMaps);
+    const config = last?.view === built.view ? last.config : renderView(dir, compiled, built);
+    last = { view: built.view, config };
+    return { config, problems: built.problems, maps: built.maps };
   };
   return {
     dir,

@@ -19,6 +19,12 @@ export interface TlsFiles {
   readonly crtList: string;
 }
 
+/** The same files (or both none): a render with either gives the same text. */
+export function sameTls(a: TlsFiles | false, b: TlsFiles | false): boolean {
+  if (a === false || b === false) return a === b;
+  return a.defaultCert === b.defaultCert && a.crtList === b.crtList;
+}
+
 /** A rendered config and the routes it had to leave out. */
 export interface RenderResult {
   readonly config: string;

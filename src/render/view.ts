@@ -6,7 +6,7 @@ import { resolveUsers } from '../route/users';
 import { Settings } from '../settings';
 import { converterArgument, quote } from './quote';
 import { flattenStrings } from './flat';
-import { isMappable, MapFile, RouteMapBuilder, RouteMapFiles, routeMapFiles } from './route-maps';
+import { DestinationKeys, isMappable, MapFile, mapKeys, RouteMapBuilder, RouteMapFiles, routeMapFiles } from './route-maps';
 
 /**
  * Routes + settings -> plain data for the templates. All decisions live here (ordering, names,
@@ -163,6 +163,16 @@ export interface BuiltView {
   readonly problems: readonly InvalidRoute[];
   /** The route maps the config names (none when it names none): the applier writes them with it. */
   readonly maps: readonly MapFile[];
+  /** The destinations in the maps, in the order they were entered (view-cache.ts builds the maps again from them). */
+  readonly mapped: readonly MappedDestination[];
+}
+
+/** A destination of the main HTTP frontend routed by the maps. */
+export interface MappedDestination {
+  readonly route: Route;
+  readonly index: number;
+  readonly backend: string;
+  readonly keys: DestinationKeys;
 }
 
 /** Hands out names, adding `_2`, `_3` ... when DFP's naming scheme would repeat one. */
@@ -187,12 +197,22 @@ class UniqueNames {
 export class ViewMemo {
   private parts = new WeakMap<Route, Map<string, { readonly key: string; readonly value: unknown }>>();
   private settings?: Settings;
+  /** The route maps of the last build, by file: the next build sorts only the keys they lack. */
+  private readonly maps = new Map<string, ReadonlyMap<string, string>>();
 
   /** Parts built with other settings (e.g. another HTTPS port) are not reused. */
   useSettings(settings: Settings): void {
     if (settings === this.settings) return;
     this.settings = settings;
     this.parts = new WeakMap();
+  }
+
+  previousMap(file: string): ReadonlyMap<string, string> | undefined {
+    return this.maps.get(file);
+  }
+
+  rememberMaps(maps: readonly MapFile[]): void {
+    for (const map of maps) this.maps.set(map.file, map.entries);
   }
 
   /** The part `kind` of destination `index` of `route`, built again only when `key` (its names) changed. */
@@ -209,9 +229,14 @@ export class ViewMemo {
 }
 
 /** Builds without a memo: every part new. */
-const NO_MEMO = { get: <T>(_route: Route, _kind: string, _key: string, build: () => T): T => build(), useSettings: () => undefined };
+const NO_MEMO = {
+  get: <T>(_route: Route, _kind: string, _key: string, build: () => T): T => build(),
+  useSettings: () => undefined,
+  previousMap: () => undefined,
+  rememberMaps: () => undefined,
+};
 
-type Memo = Pick<ViewMemo, 'get' | 'useSettings'>;
+type Memo = Pick<ViewMemo, 'get' | 'useSettings' | 'previousMap' | 'rememberMaps'>;
 
 interface Placed {
   readonly route: Route;
@@ -233,7 +258,7 @@ function compareText(a: string, b: string): number {
 }
 
 /** `/.well-known` first, a `/` path without a domain last, otherwise by aclName (the documented route order). */
-function httpRank(d: Destination): number {
+export function httpRank(d: Destination): number {
   if (d.servicePath.some((p) => p.startsWith('/.well-known'))) return 0;
   if (d.serviceDomain.length === 0 && d.servicePath.includes('/')) return 2;
   return 1;
@@ -309,7 +334,7 @@ function httpEntry(placed: Placed, aclNames: UniqueNames, memo: Memo, settings: 
 }
 
 /** The route's serviceDomainAlgo, or SERVICE_DOMAIN_ALGO when it gives none. */
-function domainAlgoOf(route: Route, settings: Settings): string {
+export function domainAlgoOf(route: Route, settings: Settings): string {
   const given = route.params.serviceDomainAlgo !== undefined || route.params.serviceDomainMatchAll !== undefined;
   return given ? route.serviceDomainAlgo : settings.proxy.serviceDomainAlgo;
 }
@@ -502,6 +527,8 @@ function redirectRules(http: readonly Placed[]): string[] {
 
 /** The routes a config serves, in serviceName order so names and conflicts are stable. */
 function servedInOrder(routes: readonly Route[], problems: InvalidRoute[]): Route[] {
+  // The store's routes come in serviceName order: then no name repeats and there is nothing to sort.
+  if (inStrictOrder(routes)) return routes.filter((route) => route.replicas !== 0);
   // replicas=0: a service scaled to zero is left out, as DFP does (a hand edit of the store may say so).
   return uniqueServices(routes, problems)
     .filter((route) => route.replicas !== 0)
@@ -664,6 +691,8 @@ interface FrontendMaps {
   readonly files: RouteMapFiles;
   /** Filled with the frontend's map entries. */
   readonly out: MapFile[];
+  /** Filled with the destinations entered in them, in order. */
+  readonly mapped: MappedDestination[];
 }
 
 function httpFrontendView(
@@ -682,7 +711,9 @@ function httpFrontendView(
   const ranked = http.map((placed): Ranked => ({ placed, rank: httpRank(placed.destination) })).sort(compareHttp);
   for (const { placed, rank } of ranked) {
     if (mapBuilder && isMappable(placed.destination, domainAlgoOf(placed.route, settings), placed.overTls)) {
-      mapBuilder.add(placed.destination, placed.backend);
+      const keys = mapKeys(placed.destination);
+      mapBuilder.add(keys, placed.backend);
+      if (maps) maps.mapped.push({ route: placed.route, index: placed.destination.index, backend: placed.backend, keys });
       continue;
     }
     const entry = httpEntry(placed, aclNames, memo, settings);
@@ -691,7 +722,10 @@ function httpFrontendView(
     (mapBuilder && rank === 2 ? lastUseBackends : useBackends).push(entry.use);
   }
   const inMaps = mapBuilder !== undefined && !mapBuilder.empty;
-  if (maps && mapBuilder && inMaps) maps.out.push(...mapBuilder.build());
+  if (maps && mapBuilder && inMaps) {
+    maps.out.push(...mapBuilder.build((file) => memo.previousMap(file)));
+    memo.rememberMaps(maps.out);
+  }
   const defaultRoute = http.find((p) => p.route.isDefaultBackend && !p.overTls);
   return {
     ...plan,
@@ -742,6 +776,12 @@ function portFrontendView(port: number, members: readonly Placed[], settings: Se
   );
 }
 
+/** Each serviceName after the one before it: sorted, and none twice. */
+export function inStrictOrder(routes: readonly Route[]): boolean {
+  for (let i = 1; i < routes.length; i++) if (compareText(routes[i - 1].serviceName, routes[i].serviceName) >= 0) return false;
+  return true;
+}
+
 /** The store has one route per serviceName; a caller's list might not, and names must not repeat. */
 function uniqueServices(routes: readonly Route[], problems: InvalidRoute[]): Route[] {
   const seen = new Set<string>();
@@ -785,10 +825,10 @@ export function buildView(routes: readonly Route[], settings: Settings, tls: Tls
     if (group.mode === 'http') httpPortFrontends.push(portFrontendView(port, group.members, settings, memo));
     else tcpFrontends.push(tcpFrontendView(port, { mode: group.mode, members: group.members }, settings, sniNames));
   }
-  const served = new Set<Placed>([...http, ...onPort]);
+  const served = (p: Placed): boolean => (p.destination.reqMode === 'http' && p.destination.srcPort === undefined) || onPort.has(p);
   const stats = statsView(settings);
   // The main frontend only: a srcPort frontend comes and goes with its routes, so its rules stay ACLs.
-  const maps: FrontendMaps | false = useMaps ? { files: routeMapFiles(settings.stateDir), out: [] } : false;
+  const maps: FrontendMaps | false = useMaps ? { files: routeMapFiles(settings.stateDir), out: [], mapped: [] } : false;
   return {
     view: {
       timeouts: settings.timeouts,
@@ -802,12 +842,11 @@ export function buildView(routes: readonly Route[], settings: Settings, tls: Tls
       httpFrontend: mainFrontendView(http, settings, stats, tls, memo, maps),
       httpPortFrontends,
       tcpFrontends,
-      backends: placed
-        .filter((p) => served.has(p))
-        .map((p) => memo.get(p.route, `backend${p.destination.index}`, p.backend, () => backendView(p, settings, users))),
+      backends: placed.filter(served).map((p) => memo.get(p.route, `backend${p.destination.index}`, p.backend, () => backendView(p, settings, users))),
       statsFrontend: stats && stats.bind !== false ? stats : false,
     },
     problems,
     maps: maps ? maps.out : [],
+    mapped: maps && maps.out.length > 0 ? maps.mapped : [],
   };
 }

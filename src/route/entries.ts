@@ -79,8 +79,19 @@ export class EntryParser {
   }
 }
 
-/** Put `added` into `base`, replacing the routes of the same services. */
+/**
+ * Put `added` into `base`, replacing the routes of the same services in their place (so routes in
+ * serviceName order stay in it, which spares the render a sort); new services go last.
+ */
 export function withRoutes(base: readonly Route[], added: readonly Route[]): Route[] {
-  const names = new Set(added.map((route) => route.serviceName));
-  return [...base.filter((route) => !names.has(route.serviceName)), ...added];
+  const byName = new Map(added.map((route) => [route.serviceName, route]));
+  // Two versions of one service to add: all of them, after the rest (which one counts is the render's rule).
+  if (byName.size !== added.length) return [...base.filter((route) => !byName.has(route.serviceName)), ...added];
+  const result: Route[] = [];
+  for (const route of base) {
+    const replacement = byName.get(route.serviceName);
+    if (replacement === undefined) result.push(route);
+    else if (byName.delete(route.serviceName)) result.push(replacement);
+  }
+  return [...result, ...added.filter((route) => byName.get(route.serviceName) === route)];
 }
