@@ -17,6 +17,7 @@ function compileFileStore(): string {
   for (const file of [
     'src/store/file-store.ts',
     'src/store/file-lock.ts',
+    'src/store/stored-json.ts',
     'src/store/route-codec.ts',
     'src/store/acme-codec.ts',
     'src/route/values.ts',

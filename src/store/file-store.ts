@@ -9,6 +9,7 @@ import { decodeValue, sortEntries, storeName } from './route-codec';
 import type { ChallengeEntry, SnapshotStore, StoreEntry, StoreHealth, StoreLock, StoreSnapshot, StoreWatch } from './route-store';
 import { checkToken, decodeChallenge, encodeChallenge, sortChallenges } from './acme-codec';
 import { FileLock } from './file-lock';
+import { StoredJson } from './stored-json';
 
 /**
  * The embedded store (no CONSUL_ADDRESS): `<stateDir>/routes.json` = {index, routes: {name: params},
@@ -100,6 +101,7 @@ export class FileStore implements SnapshotStore {
    * thousands by identity, not by comparing every parameter.
    */
   private readonly decoded = new WeakMap<object, StoreEntry>();
+  private readonly json = new StoredJson();
   private refreshing?: Promise<void>;
   private refreshAgain = false;
   private lastContact = 0;
@@ -247,7 +249,7 @@ export class FileStore implements SnapshotStore {
     if (index === stored.index) return indexes;
     const acme = { ...(data.account !== undefined ? { account: data.account } : {}), challenges: Object.fromEntries(data.challenges) };
     const file = { index, routes: Object.fromEntries(data.routes), certs: Object.fromEntries(data.certs), acme };
-    const bytes = Buffer.from(`${JSON.stringify(file, null, 2)}\n`);
+    const bytes = this.json.bytes(file);
     // What the file will hold is what was just edited (JSON values: parsing the bytes gives the
     // same); known before the rename, since fs.watch may make a watcher read the file at once.
     const written: StoredFile = { index, routes: data.routes, certs: data.certs, acme: { account: data.account, challenges: data.challenges } };
