@@ -1,4 +1,5 @@
 import { RenderResult, sameTls, TlsFiles } from '../render/types';
+import { inStrictOrder } from '../render/view';
 import { Route, sameParams } from '../route/route';
 
 interface Rendered {
@@ -22,14 +23,13 @@ export class LastRender {
   get(render: unknown, tls: TlsFiles | false, routes: readonly Route[]): RenderResult | undefined {
     const last = this.last;
     if (!last || last.render !== render || !sameTls(last.tls, tls) || last.byName.size !== routes.length) return undefined;
-    const seen = new Set<string>();
     for (const route of routes) {
       const before = last.byName.get(route.serviceName);
       if (before !== route && !(before && sameParams(before.params, route.params))) return undefined;
-      seen.add(route.serviceName);
     }
-    // As many routes as last time, each one of them: unless one service came twice.
-    return seen.size === routes.length ? last.result : undefined;
+    // As many routes as last time, each one of them: unless one service came twice (the store's
+    // routes come in serviceName order, which rules that out without a set of every name).
+    return inStrictOrder(routes) || new Set(routes.map((route) => route.serviceName)).size === routes.length ? last.result : undefined;
   }
 
   set(render: unknown, tls: TlsFiles | false, routes: readonly Route[], result: RenderResult): void {
