@@ -2,7 +2,7 @@ import type { Logger } from '../logger';
 import type { InvalidRoute } from '../render/types';
 import { redactParams } from '../route/redact';
 import { Route, RouteParams } from '../route/route';
-import { sameEntry } from '../store/dedup';
+import { EntryIndex } from '../store/entry-index';
 import type { StoreEntry } from '../store/route-store';
 
 /** A parameter's value before and after a change; null on one side: added or removed. */
@@ -26,7 +26,7 @@ function paramChanges(before: RouteParams | null, after: RouteParams | null): Re
  * logs what its store reports, so a change is told where it takes effect.
  */
 export class RouteLog {
-  private entries: Map<string, StoreEntry> | undefined;
+  private readonly entries = new EntryIndex();
   private invalid = new Map<string, string>();
 
   constructor(private readonly logger: Logger) {}
@@ -36,23 +36,19 @@ export class RouteLog {
    * not make 10,000 lines); from then on each added, changed or removed route gets its own line.
    */
   snapshot(index: number, entries: readonly StoreEntry[]): void {
-    const before = this.entries;
-    this.entries = new Map(entries.map((entry) => [entry.serviceName, entry]));
-    if (before === undefined) {
+    if (!this.entries.started) {
+      this.entries.update(entries);
       this.logger.info({ index, routes: entries.length }, 'routes read from the store');
       return;
     }
-    for (const entry of entries) {
-      const previous = before.get(entry.serviceName);
-      before.delete(entry.serviceName);
-      if (previous && sameEntry(previous, entry)) continue;
-      const what = previous
-        ? { change: 'changed', changed: paramChanges(previous.params, entry.params) }
-        : { change: 'added', params: entry.params && redactParams(entry.params) };
-      // A value that is not a route (bad JSON) is stored all the same; the apply reports why it is left out.
+    // A value that is not a route (bad JSON) is stored all the same; the apply reports why it is left out.
+    const stored = (entry: StoreEntry, what: Record<string, unknown>) =>
       this.logger.info({ serviceName: entry.serviceName, index, ...what, ...(entry.error ? { error: entry.error } : {}) }, 'route stored');
-    }
-    for (const serviceName of before.keys()) this.logger.info({ serviceName, index, change: 'removed' }, 'route removed');
+    this.entries.update(entries, {
+      added: (entry) => stored(entry, { change: 'added', params: entry.params && redactParams(entry.params) }),
+      changed: (before, after) => stored(after, { change: 'changed', changed: paramChanges(before.params, after.params) }),
+      removed: (serviceName) => this.logger.info({ serviceName, index, change: 'removed' }, 'route removed'),
+    });
   }
 
   /**

@@ -1,4 +1,4 @@
-import { sameEntry } from '../store/dedup';
+import { EntryIndex } from '../store/entry-index';
 import type { StoreEntry, StoreSnapshot } from '../store/route-store';
 import type { ChangeEntry, ChangeSource } from './report-types';
 
@@ -31,7 +31,7 @@ interface Logged {
  * which removals (and file-store writes) it made, through attribute(). Anything else is a hand edit.
  */
 export class ChangeLog {
-  private previous?: Map<string, StoreEntry>;
+  private readonly entries = new EntryIndex();
   private previousIndex = 0;
   private logged: Logged[] = [];
   /** Writes the API made whose snapshot the watch has not brought yet, by service. */
@@ -41,22 +41,21 @@ export class ChangeLog {
 
   /** A snapshot from the store watch. The first one is the starting point, not a change. */
   observe(snapshot: StoreSnapshot): void {
-    const next = new Map(snapshot.entries.map((entry) => [entry.serviceName, entry]));
-    const before = this.previous;
     const after = this.previousIndex;
-    this.previous = next;
     this.previousIndex = snapshot.index;
-    if (!before) return;
+    if (!this.entries.started) {
+      this.entries.update(snapshot.entries);
+      return;
+    }
     const at = this.now().toISOString();
     const found: Logged[] = [];
     const log = (serviceName: string, what: ChangeEntry['what'], detail: string, source: ChangeSource) =>
       found.push({ after, change: { at, index: snapshot.index, serviceName, what, detail, source: this.claim(serviceName, after, snapshot.index) ?? source } });
-    for (const [name, entry] of next) {
-      const old = before.get(name);
-      if (!old) log(name, 'added', entry.params === null ? `invalid value: ${entry.error}` : '', sourceOf(entry));
-      else if (!sameEntry(old, entry)) log(name, 'changed', changedNames(old, entry), sourceOf(entry));
-    }
-    for (const name of before.keys()) if (!next.has(name)) log(name, 'removed', '', 'KV edit');
+    this.entries.update(snapshot.entries, {
+      added: (entry) => log(entry.serviceName, 'added', entry.params === null ? `invalid value: ${entry.error}` : '', sourceOf(entry)),
+      changed: (before, entry) => log(entry.serviceName, 'changed', changedNames(before, entry), sourceOf(entry)),
+      removed: (serviceName) => log(serviceName, 'removed', '', 'KV edit'),
+    });
     this.logged = [...found.reverse(), ...this.logged].slice(0, CHANGES_KEPT);
     // A write this snapshot covers and that changed nothing (the same value again) is no change.
     for (const [name, made] of this.pending) if (made.index <= snapshot.index) this.pending.delete(name);
