@@ -23,6 +23,15 @@ describe('LastRender: the last render, for the same routes in any order', () => 
     expect(last.get(render, { defaultCert: 'd.pem', crtList: 'c.list' }, [route('a', '/a'), route('b', '/b')])).toBeUndefined();
   });
 
+  it('answers for the routes of the newest render only, after one of them changed', () => {
+    const last = new LastRender();
+    const changed: RenderResult = { config: 'changed', problems: [], maps: [] };
+    last.set(render, false, [route('a', '/a'), route('b', '/b')], result);
+    last.set(render, false, [route('a', '/a'), route('b', '/c')], changed);
+    expect(last.get(render, false, [route('a', '/a'), route('b', '/c')])).toBe(changed);
+    expect(last.get(render, false, [route('a', '/a'), route('b', '/b')])).toBeUndefined();
+  });
+
   it('keeps nothing for two routes of one service (which one a render keeps depends on their order)', () => {
     const last = new LastRender();
     last.set(render, false, [route('a', '/a'), route('a', '/b')], result);

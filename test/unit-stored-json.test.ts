@@ -1,13 +1,17 @@
 import { StoredJson, StoredJsonFile } from '../src/store/stored-json';
 
-const canonical = (file: StoredJsonFile): string => `${JSON.stringify(file, null, 2)}\n`;
+/** What the file store wrote before: the routes made an object, JSON.stringify with two spaces. */
+const canonical = (file: StoredJsonFile): string => `${JSON.stringify({ ...file, routes: Object.fromEntries(file.routes) }, null, 2)}\n`;
 
-describe('StoredJson: the text of routes.json', () => {
-  it('is exactly what JSON.stringify writes with two spaces, for plain, odd and hand-edited values', () => {
-    const routes = Object.fromEntries<unknown>([
+describe('StoredJson: the bytes of routes.json', () => {
+  it('are exactly what JSON.stringify writes with two spaces, for plain, odd and hand-edited values, in JavaScript key order', () => {
+    const routes = new Map<string, unknown>([
       ['web', { serviceName: 'web', servicePath: '/a,/b', users: 'u:"quoted" \\ back', note: 'ünïcødé\n\t' }],
       ['123', { serviceName: '123', port: '1' }],
       ['__proto__', { serviceName: '__proto__', port: '2' }],
+      ['7', { serviceName: '7', port: '3' }],
+      ['007', { serviceName: '007', port: '4' }],
+      ['4294967295', { serviceName: '4294967295', port: '5' }],
       ['empty', {}],
       ['text', 'not an object'],
       ['number', 7],
@@ -24,16 +28,31 @@ describe('StoredJson: the text of routes.json', () => {
   });
 
   it('writes empty sections as JSON.stringify does', () => {
-    const file = { index: 0, routes: {}, certs: {}, acme: { challenges: {} } };
+    const file = { index: 0, routes: new Map(), certs: {}, acme: { challenges: {} } };
     expect(new StoredJson().bytes(file).toString()).toBe(canonical(file));
   });
 
   it('gives the new text of a replaced value and the remembered text of a kept one', () => {
     const json = new StoredJson();
     const kept = { serviceName: 'a', port: '1' };
-    const first = { index: 1, routes: { a: kept, b: { serviceName: 'b', port: '2' } }, certs: {}, acme: { challenges: {} } };
+    const first = {
+      index: 1,
+      routes: new Map<string, unknown>([
+        ['a', kept],
+        ['b', { serviceName: 'b', port: '2' }],
+      ]),
+      certs: {},
+      acme: { challenges: {} },
+    };
     expect(json.bytes(first).toString()).toBe(canonical(first));
-    const second = { ...first, index: 2, routes: { a: kept, b: { serviceName: 'b', port: '3' } } };
+    const second = {
+      ...first,
+      index: 2,
+      routes: new Map<string, unknown>([
+        ['a', kept],
+        ['b', { serviceName: 'b', port: '3' }],
+      ]),
+    };
     expect(json.bytes(second).toString()).toBe(canonical(second));
   });
 });

@@ -248,7 +248,7 @@ export class FileStore implements SnapshotStore {
     const indexes = edits.map((edit) => (edit(data) ? ++index : index));
     if (index === stored.index) return indexes;
     const acme = { ...(data.account !== undefined ? { account: data.account } : {}), challenges: Object.fromEntries(data.challenges) };
-    const file = { index, routes: Object.fromEntries(data.routes), certs: Object.fromEntries(data.certs), acme };
+    const file = { index, routes: data.routes, certs: Object.fromEntries(data.certs), acme };
     const bytes = this.json.bytes(file);
     // What the file will hold is what was just edited (JSON values: parsing the bytes gives the
     // same); known before the rename, since fs.watch may make a watcher read the file at once.

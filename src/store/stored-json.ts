@@ -1,7 +1,8 @@
 /** The file store's file as an object: what JSON.stringify writes. */
 export interface StoredJsonFile {
   readonly index: number;
-  readonly routes: Readonly<Record<string, unknown>>;
+  /** Written as the object Object.fromEntries makes of it (integer-like names first, as JavaScript orders keys). */
+  readonly routes: ReadonlyMap<string, unknown>;
   readonly certs: Readonly<Record<string, unknown>>;
   readonly acme: object;
 }
@@ -19,12 +20,12 @@ export class StoredJson {
   private readonly entries = new WeakMap<object, { readonly name: string; readonly bytes: Buffer }>();
 
   bytes(file: StoredJsonFile): Buffer {
-    const names = Object.keys(file.routes);
+    const names = propertyOrder(file.routes.keys());
     const head = `{\n  "index": ${JSON.stringify(file.index)},\n  "routes": ${names.length === 0 ? '{}' : '{\n'}`;
     const parts: Buffer[] = [Buffer.from(head)];
     names.forEach((name, i) => {
       if (i > 0) parts.push(ENTRY_SEPARATOR);
-      parts.push(this.entry(name, file.routes[name]));
+      parts.push(this.entry(name, file.routes.get(name)));
     });
     const tail = `${names.length === 0 ? '' : '\n  }'},\n  "certs": ${indented(file.certs, 1)},\n  "acme": ${indented(file.acme, 1)}\n}\n`;
     parts.push(Buffer.from(tail));
@@ -42,6 +43,23 @@ export class StoredJson {
     }
     return known.bytes;
   }
+}
+
+/**
+ * The order JavaScript keeps an object's keys in, which JSON.stringify writes: names that are array
+ * indices first, in numeric order, then the others as inserted. The routes are a map (a service may
+ * be called `__proto__`), and making an object of 10,000 of them per write only to list its keys
+ * would cost more than this.
+ */
+function propertyOrder(keys: Iterable<string>): string[] {
+  const indices: string[] = [];
+  const others: string[] = [];
+  for (const key of keys) (isArrayIndex(key) ? indices : others).push(key);
+  return [...indices.sort((a, b) => Number(a) - Number(b)), ...others];
+}
+
+function isArrayIndex(key: string): boolean {
+  return /^(?:0|[1-9]\d*)$/.test(key) && Number(key) < 2 ** 32 - 1;
 }
 
 /**
