@@ -37,7 +37,7 @@ import { keepLogsOnFailure, reconfigure, startLoadedSidecar } from './sidecars';
  *    the same templates stripped of their map blocks (one ACL per route, as before the maps).
  *    The two routes answer from HAProxy itself (`http-request return` in their backend), so the
  *    figure is HAProxy's routing, not a test backend's speed. autocannon, 8 connections,
- *    keep-alive, LOAD_SECONDS each.
+ *    keep-alive, LOAD_SECONDS each, ROUNDS rounds interleaved (the median counts).
  * 2. Reconfigure-to-live of a change that only moves map entries (the probe's path changes:
  *    the config stays, the Runtime API changes the maps): `/reconfigure` until a request through
  *    HAProxy reaches the probe on its new path, at every size; reloads counted (expected 0).
@@ -45,7 +45,8 @@ import { keepLogsOnFailure, reconfigure, startLoadedSidecar } from './sidecars';
  * Writes route-maps.json.
  */
 
-const LOAD_SECONDS = 5;
+const LOAD_SECONDS = 4;
+const ROUNDS = 3;
 const CONNECTIONS = 8;
 const THROUGHPUT_SIZES = [10, 10000];
 const CHANGES: Budget = { count: 100, capMs: 60000 };
@@ -55,7 +56,9 @@ interface ThroughputRow {
   readonly routes: number;
   readonly routing: 'maps' | 'acl';
   readonly route: 'first' | 'last';
+  /** The median of the rounds. */
   readonly requestsPerSecond: number;
+  readonly samples: readonly number[];
   readonly non2xx: number;
   readonly errors: number;
 }
@@ -87,34 +90,74 @@ function aclTemplatesDir(): string {
   return dir;
 }
 
-async function throughput(size: number, routing: 'maps' | 'acl'): Promise<ThroughputRow[]> {
+interface RunningRouting {
+  readonly routes: number;
+  readonly routing: 'maps' | 'acl';
+  readonly port: number;
+  readonly stop: () => Promise<void>;
+}
+
+async function startRouting(size: number, routing: 'maps' | 'acl'): Promise<RunningRouting> {
   const port = await freePort();
   const settings = loadSettings({ BIND_ADDRESS: '127.0.0.1', DEFAULT_PORTS: String(port), STATE_DIR: tempDir('bench-maps-') });
   const routes = [...fillerRoutes(size - 2), answering('aaa-first', '/first'), answering('zzz-last', '/last')].map(parseRoute);
   const rendered = loadTemplates(routing === 'maps' ? SHIPPED_TEMPLATES : aclTemplatesDir()).renderWithProblems(routes, settings);
   for (const map of rendered.maps) fs.writeFileSync(map.file, mapText(map.entries));
   const haproxy = await startHaproxy(rendered.config);
-  const rows: ThroughputRow[] = [];
+  return { routes: size, routing, port, stop: () => haproxy.stop() };
+}
+
+interface Sample {
+  readonly requestsPerSecond: number;
+  readonly non2xx: number;
+  readonly errors: number;
+}
+
+async function sample(port: number, route: 'first' | 'last'): Promise<Sample> {
+  const load = await startLoad(`http://127.0.0.1:${port}/${route}`, CONNECTIONS, LOAD_SECONDS);
+  await sleep(LOAD_SECONDS * 1000 + 500);
+  const result = await load.finish();
+  return { requestsPerSecond: Math.round((result.requests * 1000) / Math.max(1, result.durationMs)), non2xx: result.non2xx, errors: result.errors };
+}
+
+/**
+ * Every routing at every size runs at once, and each round measures each of them once in turn:
+ * the machine is shared, so a figure taken minutes after another differs by more than routing
+ * does. The row is the median of the rounds; `samples` keeps them all.
+ */
+async function throughput(sizes: readonly number[]): Promise<ThroughputRow[]> {
+  const running: RunningRouting[] = [];
   try {
-    for (const route of ['first', 'last'] as const) {
-      const load = await startLoad(`http://127.0.0.1:${port}/${route}`, CONNECTIONS, LOAD_SECONDS);
-      await sleep(LOAD_SECONDS * 1000 + 500);
-      const result = await load.finish();
-      const row = {
-        routes: size,
-        routing,
-        route,
-        requestsPerSecond: Math.round((result.requests * 1000) / Math.max(1, result.durationMs)),
-        non2xx: result.non2xx,
-        errors: result.errors,
-      };
-      log(`throughput ${routing} at ${size} routes, ${route} route: ${row.requestsPerSecond} requests/s (${row.non2xx} non-2xx, ${row.errors} errors)`);
-      rows.push(row);
+    for (const size of sizes) for (const routing of ['maps', 'acl'] as const) running.push(await startRouting(size, routing));
+    const taken = new Map<string, Sample[]>();
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const target of running) {
+        for (const route of ['first', 'last'] as const) {
+          const key = `${target.routes} ${target.routing} ${route}`;
+          const one = await sample(target.port, route);
+          const counts = `${one.non2xx} non-2xx, ${one.errors} errors`;
+          log(`throughput ${target.routing} at ${target.routes} routes, ${route} route, round ${round}: ${one.requestsPerSecond} requests/s (${counts})`);
+          taken.set(key, [...(taken.get(key) ?? []), one]);
+        }
+      }
     }
+    return running.flatMap((target) =>
+      (['first', 'last'] as const).map((route) => {
+        const samples = taken.get(`${target.routes} ${target.routing} ${route}`) ?? [];
+        return {
+          routes: target.routes,
+          routing: target.routing,
+          route,
+          requestsPerSecond: summarize(samples.map((x) => x.requestsPerSecond)).p50,
+          samples: samples.map((x) => x.requestsPerSecond),
+          non2xx: samples.reduce((sum, x) => sum + x.non2xx, 0),
+          errors: samples.reduce((sum, x) => sum + x.errors, 0),
+        };
+      }),
+    );
   } finally {
-    await haproxy.stop();
+    for (const target of running) await target.stop();
   }
-  return rows;
 }
 
 async function runtimeChanges(size: number): Promise<RuntimeRow> {
@@ -161,17 +204,14 @@ async function main(): Promise<void> {
       throughput: throughputRows,
       runtimeChange: runtimeRows,
     });
-  for (const size of THROUGHPUT_SIZES.filter((s) => !process.env.BENCH_SIZES || SIZES.includes(s))) {
-    for (const routing of ['maps', 'acl'] as const) {
-      try {
-        throughputRows.push(...(await throughput(size, routing)));
-      } catch (error) {
-        throughputRows.push({ routes: size, error: `${routing}: ${(error as Error).message}` });
-        process.exitCode = 1;
-      }
-      write();
-    }
+  const sizes = THROUGHPUT_SIZES.filter((s) => !process.env.BENCH_SIZES || SIZES.includes(s));
+  try {
+    throughputRows.push(...(await throughput(sizes)));
+  } catch (error) {
+    throughputRows.push(...sizes.map((routes) => ({ routes, error: (error as Error).message })));
+    process.exitCode = 1;
   }
+  write();
   await eachSize('route-maps', runtimeChanges, (rows) => {
     runtimeRows = rows;
     write();

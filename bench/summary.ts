@@ -54,6 +54,8 @@ interface RouteMapsResult {
         readonly routing: 'maps' | 'acl';
         readonly route: 'first' | 'last';
         readonly requestsPerSecond: number;
+        /** Each round's figure (runs before the rounds had one figure only). */
+        readonly samples?: readonly number[];
         readonly non2xx: number;
         readonly errors: number;
       }
@@ -414,7 +416,14 @@ function routeMapsSection(report: Report): string {
   if (!r) return `${title}\nNot measured in this run (\`bench/route-maps.ts\` missing or failed).`;
   const throughput = r.throughput
     .filter((row): row is Exclude<(typeof r.throughput)[number], FailedSize> => !('error' in row))
-    .map((row) => [String(row.routes), row.routing, row.route, String(row.requestsPerSecond), `${row.non2xx} / ${row.errors}`]);
+    .map((row) => [
+      String(row.routes),
+      row.routing,
+      row.route,
+      String(row.requestsPerSecond),
+      row.samples ? row.samples.join(', ') : '—',
+      `${row.non2xx} / ${row.errors}`,
+    ]);
   const runtime = r.runtimeChange
     .filter((row): row is Exclude<(typeof r.runtimeChange)[number], FailedSize> => !('error' in row))
     .map((row) => [
@@ -429,10 +438,11 @@ function routeMapsSection(report: Report): string {
   return [
     title,
     '`bench/route-maps.ts`. Throughput: HAProxy alone (no sidecar), the shipped templates (plain routes in route maps) beside the same templates ' +
-      'without their map blocks (one ACL per route, as before), autocannon with 8 keep-alive connections for 5 s on the route first and the ' +
-      'route last in the rule order, both answered by HAProxy itself (`http-request return`).',
+      'without their map blocks (one ACL per route, as before), autocannon with 8 keep-alive connections for 4 s on the route first and the ' +
+      'route last in the rule order, both answered by HAProxy itself (`http-request return`). All four HAProxies run at once and each ' +
+      'round measures every one in turn (the shared machine changes more between minutes than routing does); the figure is the median of the rounds.',
     '',
-    table(['routes', 'routing', 'route', 'requests/s', 'non-2xx / errors'], throughput),
+    table(['routes', 'routing', 'route', 'requests/s (median)', 'rounds', 'non-2xx / errors'], throughput),
     '',
     "Runtime change: `/reconfigure` moving the probe route's path (map entries only: the config stays, the Runtime API changes the worker's " +
       'maps), timed until a request through HAProxy reaches the probe on its new path; reloads counted during the changes.',
