@@ -54,6 +54,14 @@ export interface ConsulClientOptions {
 /** Pauses between rounds over every address while Consul elects a leader. */
 const ROUND_BACKOFF = { minMs: 50, maxMs: 500 };
 
+/**
+ * Consul's answer to a connection over `limits.http_max_conns_per_client` (or to a call its rate
+ * limiter turned away): the request was not looked at. The server is fine and the client is the
+ * one to slow down, so the same address is asked again after a pause, not failed over from.
+ */
+const BUSY = 429;
+const BUSY_BACKOFF = { minMs: 20, maxMs: 500 };
+
 export type FailoverListener = (from: string, to: string, reason: string) => void;
 
 /** Raised when the caller's signal aborted a request: not a failure of the address. */
@@ -204,13 +212,24 @@ export class ConsulClient {
     for (const listener of this.listeners) listener(state.address, this.address, reason);
   }
 
+  /** One address's answer; a 429 is waited out here (up to the request timeout) and asked again. */
   private async attempt(state: AddressState, request: ConsulRequest): Promise<Attempt> {
-    try {
-      const response = await this.send(state, request);
+    const deadline = Date.now() + this.options.timeoutMs;
+    for (let tries = 1; ; tries++) {
+      let response: ConsulResponse;
+      try {
+        response = await this.send(state, request);
+      } catch (error) {
+        return { failure: describe(error) };
+      }
+      const left = deadline - Date.now();
+      if (response.status === BUSY && left > 0 && !request.signal?.aborted) {
+        // An abort ends the pause early; the caller sees the signal and throws RequestAborted.
+        await sleep(Math.min(backoffDelay(BUSY_BACKOFF, tries), left), undefined, { signal: request.signal }).catch(() => undefined);
+        if (!request.signal?.aborted) continue;
+      }
       if (response.status >= 500) return { failure: `HTTP ${response.status} ${firstLine(response.body)}` };
       return { response };
-    } catch (error) {
-      return { failure: describe(error) };
     }
   }
 

@@ -143,8 +143,11 @@ export interface ConsulAgent {
   stop(): Promise<void>;
 }
 
-/** A single dev-mode agent (in-memory server), ready when it has elected itself and KV answers. */
-export async function startConsulDev(): Promise<ConsulAgent> {
+/**
+ * A single dev-mode agent (in-memory server), ready when it has elected itself and KV answers.
+ * `extraHcl` adds configuration lines, e.g. `limits { http_max_conns_per_client = 10 }`.
+ */
+export async function startConsulDev(extraHcl: readonly string[] = []): Promise<ConsulAgent> {
   const [http, serfLan, serfWan, server] = await freePorts(4);
   const home = agentHome('consul-dev-');
   const args = [
@@ -172,7 +175,7 @@ export async function startConsulDev(): Promise<ConsulAgent> {
     String(server),
     '-log-level',
     'warn',
-    ...hclArgs(COMMON_HCL),
+    ...hclArgs([...COMMON_HCL, ...extraHcl]),
   ];
   const agent = new ConsulProcess('dev', args, home.logFile);
   const address = `http://127.0.0.1:${http}`;
