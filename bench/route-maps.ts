@@ -40,7 +40,8 @@ import { keepLogsOnFailure, reconfigure, startLoadedSidecar } from './sidecars';
  *    keep-alive, LOAD_SECONDS each, ROUNDS rounds interleaved (the median counts).
  * 2. Reconfigure-to-live of a change that only moves map entries (the probe's path changes:
  *    the config stays, the Runtime API changes the maps): `/reconfigure` until a request through
- *    HAProxy reaches the probe on its new path, at every size; reloads counted (expected 0).
+ *    HAProxy reaches the probe on its new path, at every size; reloads counted (expected 0: one
+ *    untimed change first makes the loaded probe a plain route, which reloads).
  *
  * Writes route-maps.json.
  */
@@ -165,6 +166,11 @@ async function runtimeChanges(size: number): Promise<RuntimeRow> {
     const backend = cleanUps.add(await startBackend('maps-probe'));
     const { sidecar } = await startLoadedSidecar(size, backend, cleanUps);
     const limit = budget(size, CHANGES, CHANGES_AT_10000);
+    // The loaded probe has headers and more (bench/routes.ts): making it a plain route changes its
+    // backend, which is a reload. Done once, untimed, so that every timed change moves map entries only.
+    const plain = { serviceName: 'probe', port: String(backend.port), outboundHostname: '127.0.0.1' };
+    await reconfigure(sidecar, { ...plain, servicePath: '/probe-0' });
+    await untilBackend(`${sidecar.proxy}/probe-0/x`, backend.name, 30000, performance.now());
     const before = await countersOf(sidecar.api);
     const runtimeBefore = await runtimeAppliesOf(sidecar.api);
     const liveMs: number[] = [];
@@ -172,7 +178,7 @@ async function runtimeChanges(size: number): Promise<RuntimeRow> {
     await keepLogsOnFailure('route-maps', size, [sidecar], async () => {
       for (let i = 1; i <= limit.count && since(started) < limit.capMs; i++) {
         const changeStarted = performance.now();
-        await reconfigure(sidecar, { serviceName: 'probe', servicePath: `/probe-${i}`, port: String(backend.port), outboundHostname: '127.0.0.1' });
+        await reconfigure(sidecar, { ...plain, servicePath: `/probe-${i}` });
         liveMs.push(await untilBackend(`${sidecar.proxy}/probe-${i}/x`, backend.name, 30000, changeStarted));
       }
     });

@@ -445,7 +445,8 @@ function routeMapsSection(report: Report): string {
     table(['routes', 'routing', 'route', 'requests/s (median)', 'rounds', 'non-2xx / errors'], throughput),
     '',
     "Runtime change: `/reconfigure` moving the probe route's path (map entries only: the config stays, the Runtime API changes the worker's " +
-      'maps), timed until a request through HAProxy reaches the probe on its new path; reloads counted during the changes.',
+      'maps), timed until a request through HAProxy reaches the probe on its new path; reloads counted during the changes (one untimed change ' +
+      'before them makes the loaded probe, which has headers, a plain route: that one reloads).',
     '',
     table(['routes', 'changes', 'p50 ms', 'p95 ms', 'p99 ms', 'reloads', 'runtime applies'], runtime),
   ].join('\n');
