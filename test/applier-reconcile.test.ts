@@ -28,11 +28,13 @@ let beta: Backend;
 let harness: Harness;
 let port: number;
 let index = 0;
+/** Where route `svc` sends its requests: alpha's address, or beta's. */
+let svcHost = '127.0.0.2';
 
 function routes(): Record<string, string>[] {
   return [
     { serviceName: 'one', servicePath: '/one', port: String(one.port), outboundHostname: '127.0.0.1' },
-    { serviceName: 'svc', servicePath: '/svc', port: String(port), outboundHostname: '127.0.0.2' },
+    { serviceName: 'svc', servicePath: '/svc', port: String(port), outboundHostname: svcHost },
     { serviceName: 'wild', serviceDomain: '*.wild.test', port: String(one.port), outboundHostname: '127.0.0.1' },
     { serviceName: 'deep', serviceDomain: '*.deep.wild.test', port: String(port), outboundHostname: '127.0.0.2' },
   ];
@@ -143,6 +145,22 @@ it('moves back a server whose address was changed by hand, through the Runtime A
   expect(await workers()).toEqual(before.workers);
   expect(harness.applier.reconcileStatus().servers).toBe(before.status.servers + 1);
   expect(await harness.applier.reconcile()).toBe('in_step');
+});
+
+it('compares the servers with the config live now, not with one it read before', async () => {
+  expect(await harness.applier.reconcile()).toBe('in_step');
+  // The route moves to beta's address: an address change alone, made through the Runtime API.
+  svcHost = '127.0.0.3';
+  expect(await apply()).toBe('runtime');
+  expect(await backendOf('/svc/x')).toBe('beta');
+  expect(await harness.applier.reconcile()).toBe('in_step');
+  expect(await worker(`set server svc-be${port}/svc addr 127.0.0.2 port ${port}`)).toMatch(/changed from/);
+  expect(await backendOf('/svc/x')).toBe('alpha');
+  expect(await harness.applier.reconcile()).toBe('runtime');
+  expect(await backendOf('/svc/x')).toBe('beta');
+  svcHost = '127.0.0.2';
+  expect(await apply()).toBe('runtime');
+  expect(await backendOf('/svc/x')).toBe('alpha');
 });
 
 it('reloads the files when the Runtime API cannot bring the worker back (a host name given by hand)', async () => {
