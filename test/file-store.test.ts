@@ -189,6 +189,25 @@ describe('FileStore', () => {
     expect((await store.list()).entries).toEqual([{ serviceName: 'a', params: { serviceName: 'a', port: '2' } }]);
   });
 
+  it('sees the file put back by hand as it was before its own write, and writes on from it', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, ROUTES_FILE);
+    const original = JSON.stringify({ index: 5, routes: { a: { serviceName: 'a', port: '1' } } });
+    fs.writeFileSync(file, original);
+    const store = open(dir, 50);
+    const seen: StoreSnapshot[] = [];
+    const watch = store.watch((snapshot) => seen.push(snapshot));
+    await waitFor('the first snapshot', async () => seen.length === 1);
+    const index = await store.put({ serviceName: 'b', port: '2' });
+    await waitFor('the write', async () => seen.at(-1)?.index === index);
+    fs.writeFileSync(file, original);
+    await waitFor('the file as it was', async () => seen.at(-1)?.index === 5);
+    watch.stop();
+    expect(seen.at(-1)?.entries).toEqual([{ serviceName: 'a', params: { serviceName: 'a', port: '1' } }]);
+    expect(await store.put({ serviceName: 'c', port: '3' })).toBe(6);
+    expect((await store.list()).entries.map((entry) => entry.serviceName)).toEqual(['a', 'c']);
+  });
+
   it('reports an invalid hand-edited route and keeps the others', async () => {
     const dir = tempDir();
     fs.writeFileSync(

@@ -255,6 +255,10 @@ export class FileStore implements SnapshotStore {
     const written: StoredFile = { index, routes: data.routes, certs: data.certs, acme: { account: data.account, challenges: data.challenges } };
     this.lastWritten = { bytes, stored: written };
     await writeAtomic(this.file, bytes, PRIVATE_FILE_MODE);
+    // The file as read before is no longer on disk: its bytes and what it held (2 MB and a map of
+    // every route at 10,000 routes) are not kept until the next hand edit. A read that raced the
+    // rename and still got the old bytes parses them again: rare, and only slower.
+    this.lastRead = undefined;
     void this.refresh();
     return indexes;
   }
