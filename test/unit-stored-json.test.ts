@@ -55,4 +55,28 @@ describe('StoredJson: the bytes of routes.json', () => {
     };
     expect(json.bytes(second).toString()).toBe(canonical(second));
   });
+
+  it('gives the remembered text of kept values right through writes that add, lengthen and remove others, and never changes bytes it gave', () => {
+    const json = new StoredJson();
+    const values = new Map<string, unknown>();
+    for (let i = 0; i < 20; i++) values.set(`r${i}`, { serviceName: `r${i}`, port: String(i) });
+    const given: { bytes: Buffer; text: string }[] = [];
+    const write = (): void => {
+      const file = { index: given.length + 1, routes: new Map(values), certs: {}, acme: { challenges: {} } };
+      const bytes = json.bytes(file);
+      expect(bytes.toString()).toBe(canonical(file));
+      given.push({ bytes, text: bytes.toString() });
+    };
+    write();
+    // Longer: every entry after it moves in the file.
+    values.set('r3', { serviceName: 'r3', port: '30000', servicePath: '/a-much-longer-path' });
+    write();
+    values.delete('r0');
+    values.set('7', { serviceName: '7', port: '7' });
+    write();
+    values.set('r19', { serviceName: 'r19', port: '1' });
+    write();
+    write();
+    for (const { bytes, text } of given) expect(bytes.toString()).toBe(text);
+  });
 });
