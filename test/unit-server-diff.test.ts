@@ -1,4 +1,4 @@
-import { nameservers, serverChanges } from '../src/applier/server-diff';
+import { configServers, nameservers, serverChanges } from '../src/applier/server-diff';
 
 const OPTIONS = 'resolvers docker resolve-prefer ipv4 init-addr last,none';
 
@@ -45,5 +45,33 @@ describe('serverChanges: which configs differ only in server addresses', () => {
   it('reads the nameservers of a resolvers section', () => {
     expect(nameservers(config({}), 'docker')).toEqual(['127.0.0.11:53']);
     expect(nameservers(config({}), 'other')).toEqual([]);
+  });
+
+  it('lists the server lines of backends only, through comments, blank lines and tab indents, with their resolvers and preference', () => {
+    const text = [
+      'global',
+      '    daemon',
+      'peers mine',
+      '    server peer 10.0.0.1:1024',
+      'backend a-be80',
+      '    # server commented 10.0.0.9:1',
+      '',
+      '\tserver a1 10.0.0.2:80 check',
+      '    server-template t_ 2 tasks.t:80',
+      '    server   a2 tasks.a:81 resolvers docker resolve-prefer ipv4',
+      'frontend f',
+      '    server not-a-backend 10.0.0.3:1',
+      '# a comment line does not end the section',
+      'backend b-be80',
+      '    server b1 [::1]:82\r',
+      '    server b2 h:83',
+    ].join('\n');
+    expect(configServers(text)).toEqual([
+      { backend: 'a-be80', server: 'a1', host: '10.0.0.2', port: 80, resolvers: undefined, prefer: 6 },
+      { backend: 'b-be80', server: 'b2', host: 'h', port: 83, resolvers: undefined, prefer: 6 },
+    ]);
+    expect(configServers(config({ web: 'tasks.web:80' }))).toEqual([
+      { backend: 'web-be80', server: 'web', host: 'tasks.web', port: 80, resolvers: 'docker', prefer: 4 },
+    ]);
   });
 });
