@@ -201,24 +201,8 @@ export class RuntimeApi {
   async serverStates(backend?: string): Promise<NamedServerState[]> {
     const label = backend === undefined ? 'show servers state' : `show servers state ${backend}`;
     const answer = await this.send(label);
-    const lines = answer.split('\n');
-    const header = lines.find((line) => line.startsWith('# be_id'));
-    if (!header) throw refused(label, answer);
-    const names = header.slice(2).split(' ');
-    const at = (name: string) => names.indexOf(name);
-    const states: NamedServerState[] = [];
-    for (const line of lines) {
-      const fields = line.trim().split(' ');
-      if (fields.length !== names.length || line.startsWith('#')) continue;
-      const fqdn = fields[at('srv_fqdn')];
-      states.push({
-        backend: fields[at('be_name')],
-        server: fields[at('srv_name')],
-        address: fields[at('srv_addr')],
-        port: Number(fields[at('srv_port')]),
-        fqdn: fqdn === '-' ? undefined : fqdn,
-      });
-    }
+    const states = parseServerStates(answer);
+    if (!states) throw refused(label, answer);
     return states;
   }
 
@@ -257,6 +241,42 @@ export class RuntimeApi {
       throw new HaproxyError(`runtime API: ${label}: ${message}`);
     }
   }
+}
+
+/** The columns of `show servers state` that a NamedServerState holds. */
+const STATE_COLUMNS = ['be_name', 'srv_name', 'srv_addr', 'srv_port', 'srv_fqdn'];
+
+/**
+ * The servers of a `show servers state` answer (lines of space-separated columns named by its
+ * `# be_id ...` header); undefined without that header. A line with another number of columns
+ * is not a server. One expression per answer matches a line and captures only the columns used:
+ * a split of every line made 25 strings per server (6 MB per reconciliation round at 10,000 routes).
+ */
+export function parseServerStates(answer: string): NamedServerState[] | undefined {
+  const lines = answer.split('\n');
+  const header = lines.find((line) => line.startsWith('# be_id'));
+  if (!header) return undefined;
+  const names = header.slice(2).split(' ');
+  const serverLine = new RegExp(`^${names.map((name) => (STATE_COLUMNS.includes(name) ? '([^ ]*)' : '[^ ]*')).join(' ')}$`);
+  const captured = names.filter((name) => STATE_COLUMNS.includes(name));
+  const column = (match: RegExpExecArray, name: string): string => {
+    const group = captured.indexOf(name) + 1;
+    return group === 0 ? '' : match[group];
+  };
+  const states: NamedServerState[] = [];
+  for (const line of lines) {
+    const match = line.startsWith('#') ? null : serverLine.exec(line.trim());
+    if (!match) continue;
+    const fqdn = column(match, 'srv_fqdn');
+    states.push({
+      backend: column(match, 'be_name'),
+      server: column(match, 'srv_name'),
+      address: column(match, 'srv_addr'),
+      port: Number(column(match, 'srv_port')),
+      fqdn: fqdn === '-' ? undefined : fqdn,
+    });
+  }
+  return states;
 }
 
 function refused(label: string, answer: string): RuntimeRefused {
