@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import * as path from 'path';
 
 /**
  * CPU time of the processes a peer runs, read from /proc (Linux): the same user + system time
@@ -68,13 +69,24 @@ export function haproxyTreeMs(masterPid: number): number {
   return master.selfMs + master.reapedChildrenMs + workers.reduce((sum, ms) => sum + ms, 0);
 }
 
-/** The child of `parentPid` whose command line contains `needle` (e.g. the sidecar's HAProxy). */
+/** The command line of a process, argument by argument; [] when it is gone. */
+function argsOf(pid: number): string[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+}
+
+/** The child of `parentPid` whose command line contains `needle` (e.g. the sidecar's check shell). */
 export function childWith(parentPid: number, needle: string): number | undefined {
-  return childrenOf(parentPid).find((pid) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle);
-    } catch {
-      return false;
-    }
-  });
+  return childrenOf(parentPid).find((pid) => argsOf(pid).join(' ').includes(needle));
+}
+
+/**
+ * The child of `parentPid` that runs `program` (e.g. `haproxy`: the sidecar's HAProxy master, not
+ * its check shell, whose command line names HAProxy's binary too).
+ */
+export function childRunning(parentPid: number, program: string): number | undefined {
+  return childrenOf(parentPid).find((pid) => path.basename(argsOf(pid)[0] ?? '') === program);
 }

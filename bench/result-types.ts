@@ -31,7 +31,7 @@ export interface ReconfigureRow {
 export interface PeerCpu {
   /** The controller: the sidecar's Node process (process.cpuUsage()), or consul-template. */
   readonly controllerMs: number;
-  /** What the controller ran and waited for: `haproxy -c` (and, for the peer, sh and socat). */
+  /** What the controller ran: `haproxy -c` (the sidecar's check shell included), and for the peer sh and socat. */
   readonly checkMs: number;
   /** The HAProxy master and its workers (reloads, new workers parsing the config). */
   readonly haproxyMs: number;

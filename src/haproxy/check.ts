@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ConfigRejected, HaproxyError } from '../errors';
+import { CheckRun, CheckShell, ShellUnavailable } from './check-shell';
 
 /** Long enough for a config of thousands of routes on a busy machine; a hung check is a bug. */
 const CHECK_TIMEOUT_MS = 30000;
@@ -23,13 +24,6 @@ export function usefulAlerts(output: string): string {
   return alerts.length > 0 ? alerts.join('\n') : output.trim();
 }
 
-/** How a `haproxy -c` run ended: its exit code (null when killed) and its stderr. */
-interface CheckRun {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stderr: string;
-}
-
 /**
  * Run `haproxy -c -f path` with only stderr piped. HAProxy writes every NOTICE, WARNING and
  * ALERT to stderr and only "Configuration file is valid" to stdout, so stdout is not read.
@@ -37,7 +31,7 @@ interface CheckRun {
  * 14 ms of the sidecar's CPU per check against about 8 ms for one pipe (measured in a 76 MiB Node
  * process; every KV edit that changes the config runs one check), and nothing else of it is used.
  */
-function runCheck(bin: string, configPath: string): Promise<CheckRun> {
+function spawnCheck(bin: string, configPath: string): Promise<CheckRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, ['-c', '-f', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
     const chunks: Buffer[] = [];
@@ -53,6 +47,30 @@ function runCheck(bin: string, configPath: string): Promise<CheckRun> {
       resolve({ code, signal, stderr: Buffer.concat(chunks).toString('utf8') });
     });
   });
+}
+
+/** The check shell of each HAProxy binary (one, but for a test's missing binary). */
+const shells = new Map<string, CheckShell>();
+
+/**
+ * Through the check shell (check-shell.ts: no fork of the sidecar per check) when it is free,
+ * else directly: a second check at once, or a shell that cannot run `bin`. A shell that ended
+ * (killed at a deadline) is replaced.
+ */
+async function runCheck(bin: string, configPath: string): Promise<CheckRun> {
+  let shell = shells.get(bin);
+  if (!shell?.usable) {
+    if (shell && !shell.worked) return spawnCheck(bin, configPath);
+    shell = new CheckShell(bin);
+    shells.set(bin, shell);
+  }
+  if (!shell.idle) return spawnCheck(bin, configPath);
+  try {
+    return await shell.check(configPath, CHECK_TIMEOUT_MS);
+  } catch (error) {
+    if (!(error instanceof ShellUnavailable)) throw error;
+    return spawnCheck(bin, configPath);
+  }
 }
 
 /** `haproxy -c -f path`: resolves when HAProxy accepts the file, throws ConfigRejected otherwise. */
