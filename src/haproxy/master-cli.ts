@@ -20,6 +20,10 @@ const POLL_MS = 5;
  * pause grows by 1 ms up to this, so a quick reload is still seen within a few ms.
  */
 const MAX_POLL_MS = 20;
+/** The first poll after a reload comes after this share of the last reload's time... */
+const FIRST_POLL_SHARE = 0.7;
+/** ...but never later than this after the command. */
+const MAX_FIRST_POLL_MS = 500;
 
 /**
  * How long a reload (or a start) may take before it counts as failed. A big config on a busy
@@ -53,6 +57,9 @@ export function parseShowProc(text: string): ProcList {
 
 /** The master CLI socket (`haproxy -W -S <socket>`): one connection per command. */
 export class MasterCli {
+  /** How long the last confirmed reload took, from the command to the new worker. */
+  private lastReloadMs = 0;
+
   constructor(
     readonly socketPath: string,
     private readonly timeoutMs = COMMAND_TIMEOUT_MS,
@@ -114,12 +121,19 @@ export class MasterCli {
   async reload(timeoutMs: number = RELOAD_TIMEOUT_MS, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const before = await this.answered(deadline, signal);
+    const started = Date.now();
     await this.command('reload').catch(() => '');
-    for (let pause = POLL_MS; Date.now() < deadline; pause = Math.min(pause + 1, MAX_POLL_MS)) {
-      await sleep(pause);
+    // The master parses the same config again: a reload takes about as long as the last one did,
+    // and each poll before then (a refused connect, two errors) costs CPU for nothing.
+    let wait = Math.max(POLL_MS, Math.min(this.lastReloadMs * FIRST_POLL_SHARE, MAX_FIRST_POLL_MS));
+    for (let pause = POLL_MS; Date.now() < deadline; wait = pause = Math.min(pause + 1, MAX_POLL_MS)) {
+      await sleep(wait);
       signal?.throwIfAborted();
       const after = await this.showProc().catch(() => undefined);
-      if (after && reloadDone(before, after)) return;
+      if (after && reloadDone(before, after)) {
+        this.lastReloadMs = Date.now() - started;
+        return;
+      }
     }
     throw new HaproxyError(`no new HAProxy worker within ${timeoutMs} ms of the reload`);
   }
