@@ -1,5 +1,5 @@
 import { RenderResult, sameTls, TlsFiles } from '../render/types';
-import { inStrictOrder } from '../render/view';
+import { inStrictOrder, routesByName } from '../render/view';
 import { Route, sameParams } from '../route/route';
 
 interface Rendered {
@@ -33,20 +33,8 @@ export class LastRender {
   }
 
   set(render: unknown, tls: TlsFiles | false, routes: readonly Route[], result: RenderResult): void {
-    const byName = this.updatedInPlace(routes) ?? new Map(routes.map((route) => [route.serviceName, route]));
+    const byName = routesByName(this.last?.byName, routes);
     // Two routes of one service: which one the render kept depends on their order.
     this.last = byName.size === routes.length ? { render, tls, byName, result } : undefined;
-  }
-
-  /**
-   * The last index by name, brought up to `routes` in place when they are the same services (in
-   * serviceName order, so none twice): one changed route among 10,000 then costs no new map.
-   */
-  private updatedInPlace(routes: readonly Route[]): Map<string, Route> | undefined {
-    const byName = this.last?.byName;
-    if (!byName || byName.size !== routes.length || !inStrictOrder(routes)) return undefined;
-    if (!routes.every((route) => byName.has(route.serviceName))) return undefined;
-    for (const route of routes) byName.set(route.serviceName, route);
-    return byName;
   }
 }

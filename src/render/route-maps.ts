@@ -94,17 +94,40 @@ function mappableDomain(d: string): boolean {
 }
 
 /**
+ * The map keys of each destination that the maps can route (false: one they cannot), found once
+ * per destination: a route the store did not change is the same Route (the applier's EntryParser
+ * keeps it), so a render after one KV edit checks and keys the changed destinations only, not
+ * every path and domain of 10,000 routes again. The keys are the ones the last build's maps hold
+ * anyway; the map holds nothing a live route set does not.
+ */
+const keysOf = new WeakMap<Destination, DestinationKeys | false>();
+
+function knownKeys(d: Destination): DestinationKeys | false {
+  let keys = keysOf.get(d);
+  if (keys === undefined) {
+    keys = mappableShape(d) && keysFor(d);
+    keysOf.set(d, keys);
+  }
+  return keys;
+}
+
+/** Everything of isMappable that depends on the destination alone. */
+function mappableShape(d: Destination): boolean {
+  if (d.httpsPort !== undefined || d.srcPort !== undefined || d.reqMode !== 'http') return false;
+  if (d.pathType !== 'path_beg' && d.pathType !== 'path') return false;
+  if (d.servicePathExclude.length > 0 || d.serviceHeader.length > 0 || d.userAgent.length > 0) return false;
+  if (d.servicePath.length === 0 && d.serviceDomain.length === 0) return false;
+  return d.servicePath.every(mappablePath) && d.serviceDomain.every(mappableDomain);
+}
+
+/**
  * Whether a destination of the main HTTP frontend is routed by the maps: only host (matched
  * exactly, DFP's default `hdr(host)`), path (prefix or exact) and the service port matter to it.
  * `overTls`: the HTTPS copy of a destination with httpsPort (it needs `ssl_fc`).
  */
 export function isMappable(d: Destination, domainAlgo: string, overTls: boolean): boolean {
-  if (overTls || d.httpsPort !== undefined || d.srcPort !== undefined || d.reqMode !== 'http') return false;
-  if (d.pathType !== 'path_beg' && d.pathType !== 'path') return false;
-  if (d.servicePathExclude.length > 0 || d.serviceHeader.length > 0 || d.userAgent.length > 0) return false;
-  if (d.servicePath.length === 0 && d.serviceDomain.length === 0) return false;
-  if (d.serviceDomain.length > 0 && domainAlgo !== 'hdr(host)') return false;
-  return d.servicePath.every(mappablePath) && d.serviceDomain.every(mappableDomain);
+  if (overTls || (d.serviceDomain.length > 0 && domainAlgo !== 'hdr(host)')) return false;
+  return knownKeys(d) !== false;
 }
 
 /** The map keys of a mappable destination, in the order they are entered. */
@@ -116,6 +139,10 @@ export interface DestinationKeys {
 
 /** The keys of destination `d` (isMappable): each host key (lower case; none without a domain) with each path (`/` without one). */
 export function mapKeys(d: Destination): DestinationKeys {
+  return knownKeys(d) || keysFor(d);
+}
+
+function keysFor(d: Destination): DestinationKeys {
   const hosts = d.serviceDomain.length > 0 ? d.serviceDomain.map((domain) => domain.toLowerCase()) : [''];
   const paths = d.servicePath.length > 0 ? d.servicePath : ['/'];
   const keyOf = (host: string, p: string) => ({ host, path: p, key: `${host}${p}` });

@@ -2,7 +2,7 @@ import type { Destination, Route } from '../route/route';
 import type { Settings } from '../settings';
 import { isMappable, mapKeys, RouteMapBuilder, routeMapFiles } from './route-maps';
 import { sameTls, TlsFiles } from './types';
-import { BuiltView, buildView, domainAlgoOf, httpRank, inStrictOrder, MappedDestination, ViewMemo } from './view';
+import { BuiltView, buildView, domainAlgoOf, httpRank, inStrictOrder, MappedDestination, routesByName, ViewMemo } from './view';
 
 /** More changed routes than this at once: the whole view is built (a first load, a burst). */
 const MAX_CHANGED = 16;
@@ -81,7 +81,7 @@ export class ViewCache {
   }
 
   private remember(routes: readonly Route[], settings: Settings, tls: TlsFiles | false, useMaps: boolean, built: BuiltView): void {
-    const byName = new Map(routes.map((route) => [route.serviceName, route]));
+    const byName = routesByName(this.last?.byName, routes);
     // Two routes of one service: which one a build keeps depends on their order.
     this.last = byName.size === routes.length ? { byName, settings, tls, useMaps, built } : undefined;
   }

@@ -782,6 +782,18 @@ export function inStrictOrder(routes: readonly Route[]): boolean {
   return true;
 }
 
+/**
+ * `routes` by serviceName. An index of the same services (routes in serviceName order, so none
+ * twice) is brought up to them in place: one changed route among 10,000 then costs no new map.
+ */
+export function routesByName(known: Map<string, Route> | undefined, routes: readonly Route[]): Map<string, Route> {
+  if (!known || known.size !== routes.length || !inStrictOrder(routes) || !routes.every((route) => known.has(route.serviceName))) {
+    return new Map(routes.map((route) => [route.serviceName, route]));
+  }
+  for (const route of routes) known.set(route.serviceName, route);
+  return known;
+}
+
 /** The store has one route per serviceName; a caller's list might not, and names must not repeat. */
 function uniqueServices(routes: readonly Route[], problems: InvalidRoute[]): Route[] {
   const seen = new Set<string>();
