@@ -31,7 +31,7 @@ function scriptedSource(steps: Step[]): BlockingSource & { reads: Read[]; failOv
       return () => listeners.delete(listener);
     },
     async read(index, signal) {
-      reads.push({ index, at: Date.now() });
+      reads.push({ index, at: performance.now() });
       const step = steps.shift();
       if (step === undefined) return new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))));
       if (step instanceof Error) throw step;
@@ -126,7 +126,24 @@ describe('KvWatch', () => {
     const source = scriptedSource(Array.from({ length: 5 }, (_, i) => snapshot(i + 1, `r${i}`)));
     start(source, { ...fast, minIntervalMs: 60 });
     await waitFor('five reads', async () => source.reads.length === 5, 5000);
-    for (let i = 1; i < 5; i++) expect(source.reads[i].at - source.reads[i - 1].at).toBeGreaterThanOrEqual(59);
+    for (let i = 1; i < 5; i++) expect(source.reads[i].at - source.reads[i - 1].at).toBeGreaterThanOrEqual(60);
+  });
+
+  it('keeps queries minIntervalMs apart as the server sees them, when sending one takes the process a while', async () => {
+    // The query reaches the server only after some synchronous work (or a pause of this process on a
+    // busy machine), more for some queries than for others: here 20 ms, then none, in turn.
+    const base = scriptedSource(Array.from({ length: 6 }, (_, i) => snapshot(i + 1, `r${i}`)));
+    let calls = 0;
+    const source: BlockingSource = {
+      onFailover: (listener) => base.onFailover(listener),
+      read(index, signal) {
+        if (calls++ % 2 === 0) for (const until = performance.now() + 20; performance.now() < until;);
+        return base.read(index, signal);
+      },
+    };
+    start(source, { ...fast, minIntervalMs: 60 });
+    await waitFor('six reads', async () => base.reads.length === 6, 5000);
+    for (let i = 1; i < 6; i++) expect(base.reads[i].at - base.reads[i - 1].at).toBeGreaterThanOrEqual(60);
   });
 
   it('stops: aborts the read in flight and reads no more', async () => {

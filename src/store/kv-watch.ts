@@ -33,7 +33,8 @@ export interface KvWatchHandlers {
 export class KvWatch implements StoreWatch {
   private stopped = false;
   private index = 0;
-  private lastStart = 0;
+  /** When the last query started, on performance.now()'s clock; -Infinity before the first. */
+  private lastStart = -Infinity;
   private inFlight?: AbortController;
   /** Counts failovers, so a read that spanned one knows to start over after it. */
   private failovers = 0;
@@ -61,13 +62,12 @@ export class KvWatch implements StoreWatch {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      // A timer may fire a millisecond early by the wall clock: pause until the interval has
-      // really passed, so the rate limit holds.
-      while (!this.stopped && Date.now() - this.lastStart < this.options.minIntervalMs) {
-        await this.pause(this.lastStart + this.options.minIntervalMs - Date.now());
+      // On the monotonic clock (time sync may step the wall clock). Timers round to whole
+      // milliseconds, so pause until the interval has really passed.
+      while (!this.stopped && performance.now() - this.lastStart < this.options.minIntervalMs) {
+        await this.pause(this.lastStart + this.options.minIntervalMs - performance.now());
       }
       if (this.stopped) return;
-      this.lastStart = Date.now();
       await this.once();
     }
   }
@@ -77,7 +77,11 @@ export class KvWatch implements StoreWatch {
     this.inFlight = controller;
     const failovers = this.failovers;
     try {
-      this.accept(await this.source.read(this.index, controller.signal));
+      const reading = this.source.read(this.index, controller.signal);
+      // Taken once the query has gone out, not before: a pause of this process between the two
+      // (a busy machine) would otherwise shorten the gap to the next query by that pause.
+      this.lastStart = performance.now();
+      this.accept(await reading);
       // The answer is good data, but its index may be another address's: start over from 0
       // (failedOver already counted the restart).
       if (this.failovers !== failovers) this.index = 0;
