@@ -385,6 +385,8 @@ export class Applier {
       invalidCerts: certs.invalid,
     };
     const servers = force ? undefined : this.serverChangesTo(plan.config);
+    // Its question is answered: the two config texts it keeps (2 MB each at 10,000 routes) go.
+    this.lastServerChanges = undefined;
     if (servers !== undefined) {
       // The config stays but for server addresses; they, route maps, certificates and ACME
       // challenges may still change, through the Runtime API when it can.
