@@ -45,7 +45,7 @@ describe('checkConfig', () => {
     expect(error).toBeInstanceOf(ConfigRejected);
     const detail = (error as ConfigRejected).detail;
     expect(detail).toMatch(/haproxy\.cfg:11\].*'http-request' expects/);
-    expect(detail).not.toMatch(/\[ALERT\]|Error\(s\) found/);
+    expect(detail).not.toMatch(/\[ALERT\]|Error\(s\) found|Fatal errors found/);
     expect(detail.length).toBeLessThan(400);
   });
 

@@ -19,7 +19,9 @@ export function usefulAlerts(output: string): string {
     .split('\n')
     .filter((line) => line.includes('[ALERT]'))
     .map((line) => line.replace(/^\[ALERT\]\s*\(\d+\)\s*:\s*/, '').trim())
-    .filter((line) => !/^config : (Error\(s\)|Fatal errors) found in configuration file/.test(line))
+    // HAProxy 2.6 closes with two such lines: "Error(s) found in configuration file : <path>", then
+    // "Fatal errors found in configuration."
+    .filter((line) => !/^config : (Error\(s\) found in configuration file|Fatal errors found in configuration)/.test(line))
     .map((line) => (line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS)}...` : line));
   return alerts.length > 0 ? alerts.join('\n') : output.trim();
 }
