@@ -2,6 +2,7 @@ import { spawn, ChildProcess } from 'child_process';
 import * as path from 'path';
 import { request, HttpAnswer } from './backends';
 import { supervise } from './child';
+import { haproxyPids } from './haproxy-procs';
 import { freePort, waitFor } from './ports';
 import { tempDir } from './tmp';
 
@@ -69,6 +70,15 @@ export async function startSidecar(options: SidecarOptions = {}): Promise<Runnin
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const supervised = supervise(child);
+  // SIGTERM first: a SIGKILLed sidecar leaves the HAProxy it started running, which would then
+  // hold its ports and files for the rest of the suite; that HAProxy goes too. One the test
+  // started itself and the sidecar adopted (HAPROXY_MASTER_SOCKET) is the test's to stop.
+  const stopSidecar = async (graceMs: number): Promise<void> => {
+    await supervised.stop(graceMs);
+    if (!supervised.killedOnStop() || options.env?.HAPROXY_MASTER_SOCKET) return;
+    output += `\n[test helper] the sidecar did not stop within ${graceMs} ms: SIGKILLed, its HAProxy too\n`;
+    for (const pid of haproxyPids(stateDir)) killQuietly(pid);
+  };
   const api = `http://${host}:${apiPort}`;
   const proxy = `http://${host}:${httpPort}`;
   const call = (pathAndQuery: string, requestOptions?: Parameters<typeof request>[1]) => request(`${api}${pathAndQuery}`, requestOptions);
@@ -86,8 +96,7 @@ export async function startSidecar(options: SidecarOptions = {}): Promise<Runnin
       50,
     );
   } catch (error) {
-    // SIGTERM first: a SIGKILLed sidecar would leave its HAProxy running.
-    await supervised.stop(3000);
+    await stopSidecar(3000);
     throw new Error(`${(error as Error).message}\n--- sidecar output ---\n${output}`, { cause: error });
   }
   return {
@@ -101,9 +110,7 @@ export async function startSidecar(options: SidecarOptions = {}): Promise<Runnin
     logs: () => output,
     call,
     through: (pathAndQuery, headers) => request(`${proxy}${pathAndQuery}`, { headers }),
-    async stop() {
-      await supervised.stop(8000);
-    },
+    stop: () => stopSidecar(8000),
     crash: () => supervised.kill(),
   };
 }
@@ -111,4 +118,12 @@ export async function startSidecar(options: SidecarOptions = {}): Promise<Runnin
 function authHeader(env: Readonly<Record<string, string>> | undefined): Record<string, string> {
   if (!env?.API_USER || !env.API_PASS) return {};
   return { Authorization: `Basic ${Buffer.from(`${env.API_USER}:${env.API_PASS}`).toString('base64')}` };
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
 }
