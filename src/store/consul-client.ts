@@ -138,10 +138,11 @@ export class ConsulClient {
     const failures = new Map<string, string>();
     const response = await this.round(request, failures);
     if (response) return response;
-    const firstFailure = Date.now();
+    // Deadlines on the monotonic clock: a wall-clock step (NTP) must not shorten or stretch them.
+    const firstFailure = performance.now();
     const plain = withoutBlocking(request);
     for (let round = 1; ; round++) {
-      const left = this.options.timeoutMs - (Date.now() - firstFailure);
+      const left = this.options.timeoutMs - (performance.now() - firstFailure);
       if (left <= 0) break;
       // An abort ends the pause early; the next round sees the signal and throws RequestAborted.
       await sleep(Math.min(backoffDelay(ROUND_BACKOFF, round), left), undefined, { signal: request.signal }).catch(() => undefined);
@@ -214,7 +215,7 @@ export class ConsulClient {
 
   /** One address's answer; a 429 is waited out here (up to the request timeout) and asked again. */
   private async attempt(state: AddressState, request: ConsulRequest): Promise<Attempt> {
-    const deadline = Date.now() + this.options.timeoutMs;
+    const deadline = performance.now() + this.options.timeoutMs;
     for (let tries = 1; ; tries++) {
       let response: ConsulResponse;
       try {
@@ -222,7 +223,7 @@ export class ConsulClient {
       } catch (error) {
         return { failure: describe(error) };
       }
-      const left = deadline - Date.now();
+      const left = deadline - performance.now();
       if (response.status === BUSY && left > 0 && !request.signal?.aborted) {
         // An abort ends the pause early; the caller sees the signal and throws RequestAborted.
         await sleep(Math.min(backoffDelay(BUSY_BACKOFF, tries), left), undefined, { signal: request.signal }).catch(() => undefined);
