@@ -123,3 +123,19 @@ export interface DashboardRow {
   readonly bundleGzipBytes: number;
   readonly loadAverage: { readonly before: readonly number[]; readonly after: readonly number[] };
 }
+
+/** Keep-alive clients on an unchanged route while another route's path moves 1,000 times (bench/keepalive.ts). */
+export interface KeepAliveRow {
+  readonly routes: number;
+  readonly clients: number;
+  /** Each change until a request through HAProxy reached the moved route. */
+  readonly liveMs: Summary;
+  readonly requests: number;
+  readonly failed: number;
+  /** Up to five distinct failures (status or error). */
+  readonly failures: readonly string[];
+  /** Connections the clients opened beyond their first one each. */
+  readonly reconnects: number;
+  readonly reloads: number;
+  readonly runtimeApplies: number;
+}

@@ -3,7 +3,7 @@ import * as path from 'path';
 import type { FloorResult } from './floor';
 import { CacheUse, FailedSize, resultsDir, Summary } from './measure';
 import { plotLatency, Series } from './plot';
-import type { BurstRow, KvEditRow, KvFleetRow, ReconfigureRow } from './result-types';
+import type { BurstRow, KeepAliveRow, KvEditRow, KvFleetRow, ReconfigureRow } from './result-types';
 
 /**
  * Turn the scenario JSON files of one run into bench/results/SUMMARY.md (every figure also as a
@@ -145,6 +145,7 @@ class Report {
   readonly routeMaps = readJson<RouteMapsResult>('route-maps');
   readonly certs = rowsOf<CertChangeRow>('cert-change');
   readonly dashboard = rowsOf<DashboardRow>('dashboard');
+  readonly keepAlive = rowsOf<KeepAliveRow>('keepalive');
 
   floor(routes: number): FloorResult | undefined {
     return this.floors.find((f) => f.routes === routes);
@@ -452,6 +453,27 @@ function routeMapsSection(report: Report): string {
   ].join('\n');
 }
 
+function keepAliveSection(report: Report): string {
+  const rows = report.keepAlive.map((k) => [
+    String(k.routes),
+    String(k.liveMs.count),
+    `${ms(k.liveMs.p50)} / ${ms(k.liveMs.p99)}`,
+    String(k.requests),
+    `**${k.failed}**${k.failures.length > 0 ? ` (${k.failures.join('; ')})` : ''}`,
+    String(k.reconnects),
+    String(k.reloads),
+    String(k.runtimeApplies),
+  ]);
+  return section(
+    '## 7b. Keep-alive clients during runtime changes',
+    '`bench/keepalive.ts`: 8 keep-alive clients (one connection each, requests one after another) on a route that never changes while ' +
+      "`/reconfigure` moves another service's path 1,000 times (map entries through the Runtime API), each change timed until live; the " +
+      "clients' failed requests and the connections they had to open again.",
+    ['routes', 'changes', 'change live p50 / p99 ms', 'requests', 'failed', 'reconnects', 'reloads', 'runtime applies'],
+    rows,
+  );
+}
+
 function certSection(report: Report): string {
   const rows = report.certs.map((c) => [
     String(c.certs),
@@ -593,6 +615,11 @@ function targetRows(report: Report): string[][] {
       mark(dash1000 ? dash1000.pageRenderedMs.max < 1000 : undefined),
     ],
     [
+      'zero failed requests on keep-alive connections during 1,000 runtime changes (every size)',
+      report.keepAlive.map((k) => `${k.routes}: ${k.failed} of ${k.requests} (${k.liveMs.count} changes, ${k.reconnects} reconnects)`).join(', ') || '—',
+      mark(report.keepAlive.length === 0 ? undefined : report.keepAlive.every((k) => k.failed === 0 && k.reconnects === 0 && k.liveMs.count >= 1000)),
+    ],
+    [
       'zero failed requests during reloads',
       `${report.reload?.failed ?? '—'}`,
       mark(report.reload?.failed === undefined ? undefined : report.reload.failed === 0),
@@ -676,6 +703,8 @@ function main(): void {
     reloadSection(report),
     '',
     routeMapsSection(report),
+    '',
+    keepAliveSection(report),
     '',
     certSection(report),
     '',

@@ -42,6 +42,8 @@ const SCENARIOS = [
   { name: 'cert-change', script: 'bench/cert-change.js', limitS: 480, outputs: ['cert-change'] },
   // Map-based routing: throughput at 10 and 10,000 routes (maps vs ACLs), and map-only changes through the Runtime API.
   { name: 'route-maps', script: 'bench/route-maps.js', limitS: 600, outputs: ['route-maps'] },
+  // Keep-alive clients on an unchanged route while another route's path moves 1,000 times (Runtime API).
+  { name: 'keepalive', script: 'bench/keepalive.js', limitS: 600, outputs: ['keepalive'] },
   { name: 'burst', script: 'bench/burst.js', limitS: 420, outputs: ['burst'] },
   // 100 reloads under load and the requests that failed (with its own small-config floor).
   { name: 'reload', script: 'bench/reload.js', limitS: 300, outputs: ['reload'] },
