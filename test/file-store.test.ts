@@ -23,6 +23,7 @@ function compileFileStore(): string {
     'src/route/values.ts',
     'src/route/record.ts',
     'src/files/atomic-write.ts',
+    'src/files/same-bytes.ts',
     'src/files/backoff.ts',
     'src/files/process-alive.ts',
     'src/errors.ts',
@@ -187,6 +188,27 @@ describe('FileStore', () => {
     await waitFor('the hand edit', async () => seen.at(-1)?.entries[0]?.params?.port === '2');
     watch.stop();
     expect((await store.list()).entries).toEqual([{ serviceName: 'a', params: { serviceName: 'a', port: '2' } }]);
+  });
+
+  it('sees a hand edit of the same length at the end of a file of several hundred kilobytes, after its own write', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, ROUTES_FILE);
+    const routes = Object.fromEntries(Array.from({ length: 8000 }, (_, i) => [`r${i}`, { serviceName: `r${i}`, servicePath: `/${i}`, port: '1' }]));
+    fs.writeFileSync(file, JSON.stringify({ index: 1, routes }, null, 2));
+    const store = open(dir, 50);
+    const seen: StoreSnapshot[] = [];
+    const watch = store.watch((snapshot) => seen.push(snapshot));
+    await waitFor('the first snapshot', async () => seen.length === 1);
+    const index = await store.put({ serviceName: 'r7999', servicePath: '/7999', port: '2' });
+    await waitFor('the write', async () => seen.at(-1)?.index === index);
+    const text = fs.readFileSync(file, 'utf8');
+    expect(text.length).toBeGreaterThan(2 * 256 * 1024);
+    // One byte near the end, the length unchanged: only the file's last bytes tell it from the write.
+    const at = text.lastIndexOf('"port": "2"');
+    fs.writeFileSync(file, `${text.slice(0, at)}"port": "3"${text.slice(at + '"port": "2"'.length)}`);
+    await waitFor('the hand edit', async () => seen.at(-1)?.entries.find((entry) => entry.serviceName === 'r7999')?.params?.port === '3');
+    watch.stop();
+    expect(seen.at(-1)?.index).toBe(index);
   });
 
   it('sees the file put back by hand as it was before its own write, and writes on from it', async () => {

@@ -35,6 +35,30 @@ describe('RouteMapFiles.write: only the files whose text changed', () => {
     expect(inode(prefix)).toBe(written);
   });
 
+  it('rewrites a map file whose text differs from what it would write, though it holds the same entries', async () => {
+    const stateDir = tempDir();
+    const files = new RouteMapFiles(stateDir);
+    const { prefix } = routeMapFiles(stateDir);
+    fs.mkdirSync(stateDir, { recursive: true });
+    fs.writeFileSync(prefix, '# by hand\n/a   one-be1\n');
+    await files.prepare(`use_backend %[path,map_beg(${prefix})]`);
+    await files.write(mapsOf(stateDir, { '/a': 'one-be1' }));
+    expect(fs.readFileSync(prefix, 'utf8')).toBe('/a one-be1\n');
+  });
+
+  it('writes a map file removed since its last write, when a failed write left nothing to compare with', async () => {
+    const stateDir = tempDir();
+    const files = new RouteMapFiles(stateDir);
+    const { prefix } = routeMapFiles(stateDir);
+    await files.prepare(`use_backend %[path,map_beg(${prefix})]`);
+    fs.rmSync(prefix);
+    fs.mkdirSync(prefix);
+    await expect(files.write(mapsOf(stateDir, { '/a': 'one-be1' }))).rejects.toThrow();
+    fs.rmdirSync(prefix);
+    await files.write(mapsOf(stateDir, {}));
+    expect(fs.readFileSync(prefix, 'utf8')).toBe('');
+  });
+
   it('compares maps by entries and their order, as their text does', () => {
     const stateDir = tempDir();
     const a = mapsOf(stateDir, { '/a': 'x', '/b': 'y' });

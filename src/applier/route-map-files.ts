@@ -64,6 +64,22 @@ function sameEntries(a: readonly [string, string][], b: ReadonlyMap<string, stri
   return true;
 }
 
+/** Whether `text` is exactly what writing `entries` gives (not a hand edit with comments or other spacing). */
+function isTextOf(entries: ReadonlyMap<string, string>, text: string): boolean {
+  return mapText(entries) === text;
+}
+
+/**
+ * The entries of a map file as this process would write them; undefined when it is missing or its
+ * text is not what writing its entries gives, so that writing any map changes it.
+ */
+async function entriesOnDisk(file: string): Promise<ReadonlyMap<string, string> | undefined> {
+  const text = await readIfExists(file);
+  if (text === undefined) return undefined;
+  const entries = parseMapText(text);
+  return isTextOf(entries, text) ? entries : undefined;
+}
+
 /**
  * The route map files exist (empty when new; never overwritten): `haproxy -c` refuses a config
  * that names a missing one, and any check of a config with plain routes names them. For the
@@ -83,10 +99,12 @@ export class RouteMapFiles {
   private served: readonly MapFile[] = [];
   private readonly files: readonly string[];
   /**
-   * The text of each file as read at start or last written by this process: a change compares with
-   * it instead of reading the files again (as cert-files.ts does). Only the applier writes them.
+   * The entries of each file as read at start or last written by this process: a change compares
+   * with them instead of reading the files again (as cert-files.ts does). Only the applier writes
+   * them. Entries, not texts: the maps are kept anyway (the worker's, the last render's), while
+   * their texts (about 1 MB each at 10,000 routes) would be kept for this compare alone.
    */
-  private readonly onDisk = new Map<string, string>();
+  private readonly onDisk = new Map<string, ReadonlyMap<string, string>>();
 
   constructor(stateDir: string) {
     const files = routeMapFiles(stateDir);
@@ -110,22 +128,22 @@ export class RouteMapFiles {
         text = '';
         await writeAtomic(file, text);
       }
-      this.onDisk.set(file, text);
-      served.push({ file, entries: parseMapText(text) });
+      const entries = parseMapText(text);
+      if (isTextOf(entries, text)) this.onDisk.set(file, entries);
+      served.push({ file, entries });
     }
     this.served = config.includes(this.files[1]) ? served : [];
   }
 
-  /** Write `maps` (only the files whose text changed). */
+  /** Write `maps` (only the files whose text changed: the same entries in the same order make the same text). */
   async write(maps: readonly MapFile[]): Promise<void> {
     for (const map of maps) {
-      const text = mapText(map.entries);
-      const before = this.onDisk.has(map.file) ? this.onDisk.get(map.file) : await readIfExists(map.file);
-      if (before === text) continue;
+      const before = this.onDisk.get(map.file) ?? (await entriesOnDisk(map.file));
+      if (before !== undefined && sameMapEntries(before, map.entries)) continue;
       // Forgotten first: should the write fail half-way, the next one compares with the disk again.
       this.onDisk.delete(map.file);
-      await writeAtomic(map.file, text);
-      this.onDisk.set(map.file, text);
+      await writeAtomic(map.file, mapText(map.entries));
+      this.onDisk.set(map.file, map.entries);
     }
   }
 

@@ -44,20 +44,14 @@ export interface MapFile {
 }
 
 /**
- * The text of each map built (maps are never changed once built): the applier compares, writes and
- * diffs the same maps, and at 10,000 routes each text is 12,000 lines.
+ * The text of a map file: one `key value` line per entry, in the map's order. Made only to be
+ * written, and not remembered: at 10,000 routes each text is about 1 MB, and the applier compares
+ * maps by their entries (sameMapEntries).
  */
-const texts = new WeakMap<ReadonlyMap<string, string>, string>();
-
-/** The text of a map file: one `key value` line per entry, in the map's order. */
 export function mapText(entries: ReadonlyMap<string, string>): string {
-  const known = texts.get(entries);
-  if (known !== undefined) return known;
   const lines: string[] = [];
   for (const [key, value] of entries) lines.push(`${key} ${value}\n`);
-  const text = lines.join('');
-  texts.set(entries, text);
-  return text;
+  return lines.join('');
 }
 
 /** The entries of a map file's text (what `mapText` wrote, or a hand edit of it). */
