@@ -116,6 +116,8 @@ export async function runtimeAppliesOf(api: string): Promise<number> {
 
 export interface SidecarCounters {
   readonly reloads: number;
+  /** Applies that changed HAProxy through the Runtime API alone (map entries, server addresses), without a reload. */
+  readonly runtimeApplies: number;
   /** Applies whose reload failed (and were rolled back to the last-known-good config). */
   readonly failedReloads: number;
   readonly rssBytes: number;
@@ -135,6 +137,7 @@ export async function countersOf(api: string): Promise<SidecarCounters> {
   const text = await metricsOf(api);
   return {
     reloads: metricValue(text, 'haproxy_sidecar_reloads_total', { outcome: 'success' }) ?? NaN,
+    runtimeApplies: metricValue(text, 'haproxy_sidecar_reloads_total', { outcome: 'runtime' }) ?? NaN,
     failedReloads: metricValue(text, 'haproxy_sidecar_reloads_total', { outcome: 'failed' }) ?? NaN,
     rssBytes: metricValue(text, 'haproxy_sidecar_process_resident_memory_bytes') ?? NaN,
     heapUsedBytes: metricValue(text, 'haproxy_sidecar_nodejs_heap_size_used_bytes') ?? NaN,

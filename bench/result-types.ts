@@ -62,9 +62,8 @@ export interface KvEditRow {
   readonly sameConfig: boolean;
 }
 
-export interface KvFleetRow {
-  readonly routes: number;
-  readonly loadMs: number;
+/** One series of edits of the probe's key in kv-fleet. */
+export interface KvFleetSeries {
   /** Until all three serve the edit: the figure the target is about. */
   readonly allLiveMs: Summary;
   /** Each instance on its own, by host. */
@@ -73,11 +72,26 @@ export interface KvFleetRow {
   /** An edit that did not reach every instance in time ends the series; the edits before it stand. */
   readonly stoppedBy?: string;
   readonly reloadsPerInstance: readonly number[];
+  /** Applies through the Runtime API alone, without a reload, per instance (absent in runs before 2026-12-06 06:00). */
+  readonly runtimeAppliesPerInstance?: readonly number[];
   /** Reloads that failed and were rolled back, per instance. */
   readonly failedReloadsPerInstance: readonly number[];
   readonly meanApplyMs: readonly number[];
+  /** Node CPU of each sidecar per timed edit (absent in runs before 2026-12-06 06:00). */
+  readonly cpuPerEditMs?: readonly number[];
   /** The checked-config cache of the three, summed. */
   readonly cache: CacheUse;
+}
+
+/**
+ * One size: the reload series' figures at the top level (as runs before the runtime series wrote
+ * them; absent when BENCH_FLEET_VARIANTS left it out), the runtime series under `runtime`.
+ */
+export interface KvFleetRow extends Partial<KvFleetSeries> {
+  readonly routes: number;
+  readonly loadMs: number;
+  /** Edits that move the probe's path only (map entries through the Runtime API). */
+  readonly runtime?: KvFleetSeries;
 }
 
 export interface BurstRow {

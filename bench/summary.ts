@@ -3,7 +3,7 @@ import * as path from 'path';
 import type { FloorResult } from './floor';
 import { CacheUse, FailedSize, resultsDir, Summary } from './measure';
 import { plotLatency, Series } from './plot';
-import type { BurstRow, KeepAliveRow, KvEditRow, KvFleetRow, ReconfigureRow } from './result-types';
+import type { BurstRow, KeepAliveRow, KvEditRow, KvFleetRow, KvFleetSeries, ReconfigureRow } from './result-types';
 
 /**
  * Turn the scenario JSON files of one run into bench/results/SUMMARY.md (every figure also as a
@@ -97,6 +97,17 @@ function rowsOf<T extends object>(name: string): T[] {
   return (readJson<Rows<T>>(name)?.results ?? []).filter((row): row is T => !('error' in row));
 }
 
+type FleetVariant = 'runtime' | 'reload';
+type FleetSeriesRow = KvFleetSeries & { readonly routes: number; readonly variant: FleetVariant };
+
+/** One series of every kv-fleet row that has it: the reload series is the row's own figures, the runtime one its `runtime`. */
+function fleetSeries(rows: readonly KvFleetRow[], variant: FleetVariant): FleetSeriesRow[] {
+  return rows.flatMap((row) => {
+    const series = variant === 'runtime' ? row.runtime : row.allLiveMs ? (row as KvFleetRow & KvFleetSeries) : undefined;
+    return series ? [{ ...series, routes: row.routes, variant }] : [];
+  });
+}
+
 function failures(names: readonly string[]): string[] {
   return names.flatMap((name) =>
     (readJson<Rows<object>>(name)?.results ?? [])
@@ -136,7 +147,9 @@ class Report {
   readonly floors = rowsOf<FloorResult>('floor');
   readonly reconfigure = rowsOf<ReconfigureRow>('reconfigure');
   readonly kv = rowsOf<KvEditRow>('kv-edit');
-  readonly fleet = rowsOf<KvFleetRow>('kv-fleet');
+  /** kv-fleet's reload series (a new config each edit) and its runtime series (map entries only). */
+  readonly fleet = fleetSeries(rowsOf<KvFleetRow>('kv-fleet'), 'reload');
+  readonly fleetRuntime = fleetSeries(rowsOf<KvFleetRow>('kv-fleet'), 'runtime');
   readonly burst = rowsOf<BurstRow>('burst');
   readonly render = rowsOf<RenderRow>('render');
   readonly machine = readJson<Machine>('machine');
@@ -172,7 +185,9 @@ function machineSection(report: Report): string {
   if (report.runs.length > 0) lines.push('', `Scenario runs: ${report.runs.map((r) => `${r.scenario} ${r.status} in ${r.seconds} s`).join('; ')}.`);
   const stopped = [
     ...report.kv.filter((k) => k.stoppedBy).map((k) => `kv-edit at ${k.routes} routes stopped after ${k.edits} edits: ${k.stoppedBy}`),
-    ...report.fleet.filter((k) => k.stoppedBy).map((k) => `kv-fleet at ${k.routes} routes stopped after ${k.allLiveMs.count} edits: ${k.stoppedBy}`),
+    ...[...report.fleetRuntime, ...report.fleet]
+      .filter((k) => k.stoppedBy)
+      .map((k) => `kv-fleet (${k.variant}) at ${k.routes} routes stopped after ${k.allLiveMs.count} edits: ${k.stoppedBy}`),
   ];
   const failed = [...failures(['reconfigure', 'floor', 'kv-edit', 'kv-fleet', 'burst']), ...stopped];
   if (failed.length > 0) lines.push('', "**Failures** (the sidecars' output is kept as `<scenario>-<size>-<host>.log`):", '', ...failed.map((f) => `- ${f}`));
@@ -280,25 +295,42 @@ function kvSection(report: Report): string {
 }
 
 function fleetSection(report: Report): string {
-  const rows = report.fleet.map((r) => {
+  const rows = [...report.fleetRuntime, ...report.fleet].map((r) => {
     const f = report.floor(r.routes);
     return [
       String(r.routes),
+      r.variant === 'runtime' ? 'path only (route maps)' : 'header and backend (config)',
       `${r.allLiveMs.count}${r.cutShortByCap ? ' (time cap)' : ''}${r.stoppedBy ? ' (stopped: an edit not live on all three in time, see failures)' : ''}`,
       ms(r.allLiveMs.p50),
       ms(r.allLiveMs.p99),
       ratio(r.allLiveMs.p50, f?.floorMs.p50),
       ratio(r.allLiveMs.p99, f?.floorMs.p99),
-      r.meanApplyMs.map(ms).join(' / '),
+      r.reloadsPerInstance.join(' / '),
+      r.runtimeAppliesPerInstance?.join(' / ') ?? '—',
+      r.cpuPerEditMs?.map(ms).join(' / ') ?? '—',
       hitRate(r.cache),
       r.failedReloadsPerInstance.join(' / '),
     ];
   });
   return section(
     '## 2b. Consul KV edit to live on three instances',
-    'A PUT of `docker-flow/services/probe` (a config never seen before each time) to the Consul dev agent shared by sidecars on 127.0.0.2, .3 ' +
-      'and .4, timed until all three HAProxies serve the new backend (three sidecars and three HAProxies share two cores).',
-    ['routes', 'edits', 'p50 ms', 'p99 ms', 'p50 / floor', 'p99 / floor', 'apply mean ms per instance', 'check cache hits', 'failed reloads per instance'],
+    'A PUT of `docker-flow/services/probe` to the Consul dev agent shared by sidecars on 127.0.0.2, .3 and .4, timed until all three HAProxies ' +
+      'serve it (three sidecars and three HAProxies share two cores). Path only: the probe moves to a path never served before, route map ' +
+      'entries through the Runtime API (reloads expected 0). Header and backend: a config never seen before each time (check and reload).',
+    [
+      'routes',
+      'edit',
+      'edits',
+      'p50 ms',
+      'p99 ms',
+      'p50 / floor',
+      'p99 / floor',
+      'reloads per instance',
+      'runtime applies per instance',
+      'Node CPU ms per edit per instance',
+      'check cache hits',
+      'failed reloads per instance',
+    ],
     rows,
   );
 }
@@ -556,6 +588,7 @@ function targetRows(report: Report): string[][] {
   // An edit that never went live on all three is worse than any percentile.
   const kvWorst = report.fleet.length > 0 ? Math.max(...report.fleet.map((k) => (k.stoppedBy ? Infinity : k.allLiveMs.p99))) : undefined;
   const kv1000 = report.at(report.kv, 1000);
+  const fleetRuntimeBig = report.at(report.fleetRuntime, 10000);
   const kvMet = kv1000 && !kv1000.stoppedBy ? kv1000.ours.p50 <= kv1000.peer.p50 && kv1000.ours.p99 <= kv1000.peer.p99 : undefined;
   const burstWorst = report.burst.length > 0 ? Math.min(...report.burst.map((b) => b.acceptedPerSecond)) : undefined;
   const burstLive = report.burst.length > 0 ? Math.max(...report.burst.map((b) => b.allLiveAfterLastMs)) : undefined;
@@ -590,6 +623,11 @@ function targetRows(report: Report): string[][] {
       'KV edit to live on all three, p99 < 1 s (every size)',
       `worst p99 ${ms(kvWorst)}${kvWorst === Infinity ? '' : ' ms'}${missing(report, report.fleet)}`,
       partial(report, report.fleet, mark(kvWorst === undefined ? undefined : kvWorst < 1000)),
+    ],
+    [
+      'KV edit of a path live on all three, p99 < 100 ms at 10,000 routes (route maps, no reload)',
+      `${ms(fleetRuntimeBig?.allLiveMs.p99)} ms, reloads ${fleetRuntimeBig?.reloadsPerInstance.join(' / ') ?? '—'}`,
+      mark(fleetRuntimeBig ? fleetRuntimeBig.allLiveMs.p99 < 100 && fleetRuntimeBig.reloadsPerInstance.every((n) => n === 0) : undefined),
     ],
     [
       'burst ≥ 500 accepted/s (every size)',
@@ -660,6 +698,10 @@ function series(report: Report): Series[] {
     line(
       'KV edit, three replicas, p99',
       report.fleet.map((r) => [r.routes, r.allLiveMs.p99]),
+    ),
+    line(
+      'KV edit of a path (route maps), three replicas, p99',
+      report.fleetRuntime.map((r) => [r.routes, r.allLiveMs.p99]),
     ),
     line(
       'HAProxy floor p50 (check + reload)',

@@ -37,7 +37,7 @@ const SCENARIOS = [
   { name: 'reconfigure', script: 'bench/reconfigure.js', limitS: 480, outputs: ['reconfigure', 'floor', 'memory'] },
   // haproxy-sidecar beside consul-template + HAProxy, edits interleaved.
   { name: 'kv-edit', script: 'bench/kv-edit.js', limitS: 900, outputs: ['kv-edit'] },
-  { name: 'kv-fleet', script: 'bench/kv-fleet.js', limitS: 480, outputs: ['kv-fleet'] },
+  { name: 'kv-fleet', script: 'bench/kv-fleet.js', limitS: 900, outputs: ['kv-fleet'] },
   // Certificate change to live on three replicas (Runtime API, no reload) beside a route change.
   { name: 'cert-change', script: 'bench/cert-change.js', limitS: 480, outputs: ['cert-change'] },
   // Map-based routing: throughput at 10 and 10,000 routes (maps vs ACLs), and map-only changes through the Runtime API.
