@@ -178,6 +178,31 @@ describe('ConsulStore on a three-server cluster', () => {
     await waitFor('a write after the invalid values', async () => names(watch.seen.at(-1)).includes('after'));
   });
 
+  it('reads keys whose names Consul escapes in JSON, and sees each later edit and delete among unchanged keys', async () => {
+    const prefix = newPrefix();
+    const store = openStore(cluster.addresses, prefix);
+    const hand = ['a<b>&c', 'd"e', 'f\\g', 'é-ü'];
+    const put = (name: string, port: string) =>
+      kvPutRaw(cluster.addresses[0], `${prefix}/services/${encodeURIComponent(name)}`, JSON.stringify({ serviceName: name, port }));
+    for (const name of hand) await put(name, '80');
+    await store.put({ serviceName: 'plain', servicePath: '/plain', port: '80' });
+    const watch = recordWatch(store);
+    await waitFor('the first snapshot', async () => watch.seen.length === 1);
+    expect(names(watch.seen[0])).toEqual([...hand, 'plain'].sort());
+    expect(hand.map((name) => portOf(watch.seen[0], name))).toEqual(['80', '80', '80', '80']);
+    await put('d"e', '81');
+    await waitFor('the edit of an escaped key', async () => portOf(watch.seen.at(-1) as StoreSnapshot, 'd"e') === '81');
+    const response = await fetch(`${cluster.addresses[0]}/v1/kv/${prefix}/services/${encodeURIComponent('a<b>&c')}`, { method: 'DELETE' });
+    expect(response.status).toBe(200);
+    await waitFor('the delete', async () => !names(watch.seen.at(-1)).includes('a<b>&c'));
+    const last = watch.seen.at(-1) as StoreSnapshot;
+    expect(names(last)).toEqual(['d"e', 'f\\g', 'plain', 'é-ü']);
+    expect(['d"e', 'f\\g', 'plain', 'é-ü'].map((name) => portOf(last, name))).toEqual(['81', '80', '80', '80']);
+    // The entries nobody changed are the very objects of the first snapshot (not decoded again).
+    expect(last.entries.find((entry) => entry.serviceName === 'plain')).toBe(watch.seen[0].entries.find((entry) => entry.serviceName === 'plain'));
+    expect(watch.errors).toEqual([]);
+  });
+
   it('emits only real changes, but reports every index (a put of the same value moves the index only)', async () => {
     const prefix = newPrefix();
     const store = openStore(cluster.addresses, prefix);

@@ -5,6 +5,7 @@ import type { RouteParams } from '../route/route';
 import { ConsulClient, ConsulResponse } from './consul-client';
 import { decodeChallenge, encodeChallenge, checkToken, sortChallenges } from './acme-codec';
 import { ConsulLocks, encodePath } from './consul-lock';
+import { KvPair, ListedPair, listPairs } from './kv-listing';
 import { KvWatch } from './kv-watch';
 import { decodeRoute, encodeRoute, sortEntries, storeName } from './route-codec';
 import type { CertEntry, ChallengeEntry, SnapshotStore, StoreLock, StoreEntry, StoreHealth, StoreSnapshot, StoreWatch, Writer } from './route-store';
@@ -50,15 +51,6 @@ function writerOf(flags: number | undefined): Writer | undefined {
   return undefined;
 }
 
-/** One KV pair as Consul's KV API returns it. */
-interface KvPair {
-  readonly Key: string;
-  readonly Value: string | null;
-  /** The Raft index of the key's last change. */
-  readonly ModifyIndex?: number;
-  readonly Flags?: number;
-}
-
 interface Decoded {
   readonly modifyIndex: number;
   readonly entry: StoreEntry;
@@ -82,7 +74,7 @@ export class ConsulStore implements SnapshotStore {
   private readonly watches = new Set<KvWatch>();
   private watchRestarts = 0;
   /** The entries of the last read by key: a key whose ModifyIndex did not move is not decoded again. */
-  private decoded = new Map<string, Decoded>();
+  private readonly decoded = new Map<string, Decoded>();
   /**
    * The certificates of the last read by key, with their value as Consul sent it (base64): a read
    * brings every PEM, and decoding 1,000 of them for a change of one is waste.
@@ -231,15 +223,21 @@ export class ConsulStore implements SnapshotStore {
     });
     if (response.status === 404) return { index: response.index, entries: [] };
     if (response.status !== 200) throw refused('read the routes', response);
-    const pairs = parseJson<KvPair[]>(response, 'read the routes');
-    const certs = this.decodeCerts(pairs);
-    const challenges = this.decodeChallenges(pairs);
-    return {
-      index: response.index,
-      entries: this.decode(pairs),
-      ...(certs.length > 0 ? { certs } : {}),
-      ...(challenges.length > 0 ? { challenges } : {}),
-    };
+    const pairs = parseListing(response);
+    try {
+      const certs = this.decodeCerts(pairs);
+      const challenges = this.decodeChallenges(pairs);
+      return {
+        index: response.index,
+        entries: this.decode(pairs),
+        ...(certs.length > 0 ? { certs } : {}),
+        ...(challenges.length > 0 ? { challenges } : {}),
+      };
+    } catch (error) {
+      // A pair's object is parsed when it is decoded (kv-listing.ts).
+      if (error instanceof SyntaxError) throw notJson(response, 'read the routes');
+      throw error;
+    }
   }
 
   /**
@@ -248,11 +246,12 @@ export class ConsulStore implements SnapshotStore {
    * comparisons downstream find it unchanged at once). The value is compared, not the
    * ModifyIndex, which a new Consul data directory hands out again for other values.
    */
-  private decodeCerts(pairs: readonly KvPair[]): CertEntry[] {
+  private decodeCerts(listed: readonly ListedPair[]): CertEntry[] {
     const next = new Map<string, { readonly value: string | null; readonly entry: CertEntry }>();
     const certs: CertEntry[] = [];
-    for (const pair of pairs) {
-      if (!pair.Key.startsWith(this.certDirectory)) continue;
+    for (const item of listed) {
+      if (!item.key.startsWith(this.certDirectory)) continue;
+      const pair = item.pair();
       const name = pair.Key.slice(this.certDirectory.length);
       if (name === '' || name.includes('/')) continue;
       const known = this.decodedCerts.get(pair.Key);
@@ -265,10 +264,12 @@ export class ConsulStore implements SnapshotStore {
   }
 
   /** Challenges sorted by token; keys or values that are not one are left out. */
-  private decodeChallenges(pairs: readonly KvPair[]): ChallengeEntry[] {
+  private decodeChallenges(listed: readonly ListedPair[]): ChallengeEntry[] {
     const challenges: ChallengeEntry[] = [];
-    for (const pair of pairs) {
-      if (!pair.Key.startsWith(this.challengeDirectory) || pair.Value === null) continue;
+    for (const item of listed) {
+      if (!item.key.startsWith(this.challengeDirectory)) continue;
+      const pair = item.pair();
+      if (pair.Value === null) continue;
       const challenge = decodeChallenge(pair.Key.slice(this.challengeDirectory.length), Buffer.from(pair.Value, 'base64').toString('utf8'));
       if (challenge) challenges.push(challenge);
     }
@@ -277,24 +278,39 @@ export class ConsulStore implements SnapshotStore {
 
   /**
    * Decode the pairs; a key whose ModifyIndex is the one of the last read keeps its entry (the
-   * same object, so the de-duplication and the applier's parser see at once it did not change).
+   * same object, so the de-duplication and the applier's parser see at once it did not change)
+   * and is not parsed at all. The index of decoded entries is kept up to date in place: at 10,000
+   * routes a new map per read is garbage the collector pays for.
    */
-  private decode(pairs: readonly KvPair[]): StoreEntry[] {
-    const next = new Map<string, Decoded>();
+  private decode(listed: readonly ListedPair[]): StoreEntry[] {
     const entries: StoreEntry[] = [];
-    for (const pair of pairs) {
-      if (!pair.Key.startsWith(this.directory)) continue;
-      const serviceName = pair.Key.slice(this.directory.length);
+    let remembered = 0;
+    for (const item of listed) {
+      if (!item.key.startsWith(this.directory)) continue;
       // The directory key itself (`.../services/`, made by the UI or `consul kv put`) is no route.
-      if (serviceName === '') continue;
-      const known = this.decoded.get(pair.Key);
-      const modifyIndex = pair.ModifyIndex;
-      const entry = known && known.modifyIndex === modifyIndex ? known.entry : this.decodePair(serviceName, pair);
-      if (typeof modifyIndex === 'number') next.set(pair.Key, { modifyIndex, entry });
+      if (item.key.length === this.directory.length) continue;
+      const known = this.decoded.get(item.key);
+      const modifyIndex = item.modifyIndex;
+      if (typeof modifyIndex === 'number') remembered++;
+      if (known && known.modifyIndex === modifyIndex) {
+        entries.push(known.entry);
+        continue;
+      }
+      const pair = item.pair();
+      const entry = this.decodePair(pair.Key.slice(this.directory.length), pair);
+      // The parsed pair's Key: `item.key` may be a slice of the whole answer.
+      if (typeof modifyIndex === 'number') this.decoded.set(pair.Key, { modifyIndex, entry });
+      else this.decoded.delete(pair.Key);
       entries.push(entry);
     }
-    this.decoded = next;
+    if (this.decoded.size !== remembered) this.forgetAllBut(listed);
     return sortEntries(entries);
+  }
+
+  /** Forget the keys gone from the store (and those without a ModifyIndex). */
+  private forgetAllBut(listed: readonly ListedPair[]): void {
+    const kept = new Set(listed.filter((item) => typeof item.modifyIndex === 'number').map((item) => item.key));
+    for (const key of this.decoded.keys()) if (!kept.has(key)) this.decoded.delete(key);
   }
 
   private decodePair(serviceName: string, pair: KvPair): StoreEntry {
@@ -324,10 +340,23 @@ function refused(what: string, response: ConsulResponse, outcome?: 'not stored')
   return new StoreUnavailable(`Consul at ${response.address} refused to ${what}: HTTP ${response.status}: ${detail}`, outcome);
 }
 
+/** The pairs of a recursive read (kv-listing.ts: only the changed ones are parsed in full). */
+function parseListing(response: ConsulResponse): ListedPair[] {
+  try {
+    return listPairs(response.body);
+  } catch {
+    throw notJson(response, 'read the routes');
+  }
+}
+
 function parseJson<T>(response: ConsulResponse, what: string): T {
   try {
     return JSON.parse(response.body) as T;
   } catch {
-    throw new StoreUnavailable(`Consul at ${response.address} answered "${what}" with something that is not JSON`);
+    throw notJson(response, what);
   }
+}
+
+function notJson(response: ConsulResponse, what: string): StoreUnavailable {
+  return new StoreUnavailable(`Consul at ${response.address} answered "${what}" with something that is not JSON`);
 }

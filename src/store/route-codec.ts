@@ -59,6 +59,13 @@ export function decodeRoute(serviceName: string, text: string | null): StoreEntr
   return decodeValue(serviceName, value);
 }
 
+/** The entries by serviceName: a copy, sorted unless they came in order (Consul lists keys in order). */
 export function sortEntries(entries: readonly StoreEntry[]): StoreEntry[] {
-  return [...entries].sort((a, b) => (a.serviceName < b.serviceName ? -1 : a.serviceName > b.serviceName ? 1 : 0));
+  const copy = [...entries];
+  for (let i = 1; i < copy.length; i++) if (compareNames(copy[i - 1], copy[i]) > 0) return copy.sort(compareNames);
+  return copy;
+}
+
+function compareNames(a: StoreEntry, b: StoreEntry): number {
+  return a.serviceName < b.serviceName ? -1 : a.serviceName > b.serviceName ? 1 : 0;
 }
