@@ -71,14 +71,20 @@ export function since(started: number): number {
 
 /**
  * Poll `url` through HAProxy until the answer comes from backend `name`; the time it took in ms.
- * A fresh connection per try (no keep-alive), so every try sees the newest worker.
+ * A fresh connection per try (no keep-alive), so every try sees the newest worker; `headers` go with every try (a Host).
  */
-export async function untilBackend(url: string, name: string, timeoutMs: number, started = performance.now()): Promise<number> {
+export async function untilBackend(
+  url: string,
+  name: string,
+  timeoutMs: number,
+  started = performance.now(),
+  headers: Record<string, string> = {},
+): Promise<number> {
   const deadline = started + timeoutMs;
   let last = 'no answer yet';
   while (performance.now() < deadline) {
     try {
-      const answer = await request(url, { timeoutMs: 2000 });
+      const answer = await request(url, { timeoutMs: 2000, headers });
       if (answer.backend === name) return since(started);
       last = `${answer.status} from ${answer.backend ?? 'HAProxy'}`;
     } catch (error) {

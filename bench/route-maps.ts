@@ -13,6 +13,7 @@ import { loadSettings } from '../src/settings';
 import { budget, Budget, countersOf, eachSize, log, runScenario, since, SIZES, summarize, Summary, untilBackend, withCleanUps, writeResult } from './measure';
 import { fillerRoutes, Params } from './routes';
 import { keepLogsOnFailure, reconfigure, startLoadedSidecar } from './sidecars';
+import type { RunningSidecar } from '../test/helpers/sidecar';
 
 /**
  * Map-based routing (issue 15), two figures:
@@ -25,8 +26,11 @@ import { keepLogsOnFailure, reconfigure, startLoadedSidecar } from './sidecars';
  * 2. Reconfigure-to-live of a change that only moves map entries (the probe's path changes:
  *    the config stays, the Runtime API changes the maps): `/reconfigure` until a request through
  *    HAProxy reaches the probe on its new path, at every size; reloads counted (expected 0: one
- *    untimed change first makes the loaded probe a plain route, which reloads).
+ *    untimed change first makes the loaded probe a plain route, which reloads). Then the same
+ *    for a change of the probe's host (serviceDomain), timed until a request with the new Host
+ *    header reaches it.
  *
+ * BENCH_ROUTE_MAPS=changes runs only part 2 (BENCH_ROUTE_MAPS=throughput only part 1).
  * Writes route-maps.json.
  */
 
@@ -36,6 +40,8 @@ const CONNECTIONS = 8;
 const THROUGHPUT_SIZES = [10, 10000];
 const CHANGES: Budget = { count: 100, capMs: 60000 };
 const CHANGES_AT_10000: Budget = { count: 100, capMs: 120000 };
+/** Which parts run: both unless BENCH_ROUTE_MAPS names one (`throughput` or `changes`). */
+const PARTS = process.env.BENCH_ROUTE_MAPS ? process.env.BENCH_ROUTE_MAPS.split(',') : ['throughput', 'changes'];
 
 interface ThroughputRow {
   readonly routes: number;
@@ -50,9 +56,19 @@ interface ThroughputRow {
 
 interface RuntimeRow {
   readonly routes: number;
+  /** Path changes. */
   readonly liveMs: Summary;
   readonly reloads: number;
   readonly runtimeApplies: number;
+  /** Host (serviceDomain) changes, after the path changes. */
+  readonly host: { readonly liveMs: Summary; readonly reloads: number; readonly runtimeApplies: number };
+}
+
+/** One kind of timed change: the route's parameters for change `i` and the request that shows it live. */
+interface ChangeKind {
+  readonly name: string;
+  readonly params: (i: number) => Params;
+  readonly probe: (i: number) => { readonly path: string; readonly headers: Record<string, string> };
 }
 
 /** A route answered by HAProxy itself, named so it sorts first or last among the fillers. */
@@ -149,32 +165,60 @@ async function runtimeChanges(size: number): Promise<RuntimeRow> {
   return withCleanUps(async (cleanUps) => {
     const backend = cleanUps.add(await startBackend('maps-probe'));
     const { sidecar } = await startLoadedSidecar(size, backend, cleanUps);
-    const limit = budget(size, CHANGES, CHANGES_AT_10000);
-    // The loaded probe has headers and more (bench/routes.ts): making it a plain route changes its
-    // backend, which is a reload. Done once, untimed, so that every timed change moves map entries only.
     const plain = { serviceName: 'probe', port: String(backend.port), outboundHostname: '127.0.0.1' };
-    await reconfigure(sidecar, { ...plain, servicePath: '/probe-0' });
-    await untilBackend(`${sidecar.proxy}/probe-0/x`, backend.name, 30000, performance.now());
-    const before = await countersOf(sidecar.api);
-    const liveMs: number[] = [];
-    const started = performance.now();
-    await keepLogsOnFailure('route-maps', size, [sidecar], async () => {
-      for (let i = 1; i <= limit.count && since(started) < limit.capMs; i++) {
-        const changeStarted = performance.now();
-        await reconfigure(sidecar, { ...plain, servicePath: `/probe-${i}` });
-        liveMs.push(await untilBackend(`${sidecar.proxy}/probe-${i}/x`, backend.name, 30000, changeStarted));
-      }
-    });
-    const after = await countersOf(sidecar.api);
-    const row = {
-      routes: size,
-      liveMs: summarize(liveMs),
-      reloads: after.reloads - before.reloads,
-      runtimeApplies: after.runtimeApplies - before.runtimeApplies,
+    const pathKind: ChangeKind = {
+      name: 'path',
+      params: (i) => ({ ...plain, servicePath: `/probe-${i}` }),
+      probe: (i) => ({ path: `/probe-${i}/x`, headers: {} }),
     };
-    log(`runtime path change at ${size} routes: ${row.liveMs.count} changes, live p50 ${row.liveMs.p50} p99 ${row.liveMs.p99} ms, ${row.reloads} reloads`);
-    return row;
+    const hostKind: ChangeKind = {
+      name: 'host',
+      params: (i) => ({ ...plain, servicePath: '/probe', serviceDomain: `probe-${i}.example.com` }),
+      probe: (i) => ({ path: '/probe/x', headers: { Host: `probe-${i}.example.com` } }),
+    };
+    const paths = await timedChanges(size, sidecar, backend.name, pathKind);
+    const hosts = await timedChanges(size, sidecar, backend.name, hostKind);
+    return { routes: size, ...paths, host: hosts };
   });
+}
+
+/**
+ * One untimed change of `kind` first: the loaded probe has headers and more (bench/routes.ts), and
+ * making it a plain route (or giving it its first domain) changes its backend or ACLs, which is a
+ * reload. Every timed change after it moves map entries only.
+ */
+async function timedChanges(
+  size: number,
+  sidecar: RunningSidecar,
+  backendName: string,
+  kind: ChangeKind,
+): Promise<{ liveMs: Summary; reloads: number; runtimeApplies: number }> {
+  const limit = budget(size, CHANGES, CHANGES_AT_10000);
+  const live = async (i: number, started: number): Promise<number> => {
+    const probe = kind.probe(i);
+    return untilBackend(`${sidecar.proxy}${probe.path}`, backendName, 30000, started, probe.headers);
+  };
+  await reconfigure(sidecar, kind.params(0));
+  await live(0, performance.now());
+  const before = await countersOf(sidecar.api);
+  const liveMs: number[] = [];
+  const started = performance.now();
+  await keepLogsOnFailure('route-maps', size, [sidecar], async () => {
+    for (let i = 1; i <= limit.count && since(started) < limit.capMs; i++) {
+      const changeStarted = performance.now();
+      await reconfigure(sidecar, kind.params(i));
+      liveMs.push(await live(i, changeStarted));
+    }
+  });
+  const after = await countersOf(sidecar.api);
+  const row = {
+    liveMs: summarize(liveMs),
+    reloads: after.reloads - before.reloads,
+    runtimeApplies: after.runtimeApplies - before.runtimeApplies,
+  };
+  const figures = `live p50 ${row.liveMs.p50} p99 ${row.liveMs.p99} ms, ${row.reloads} reloads`;
+  log(`runtime ${kind.name} change at ${size} routes: ${row.liveMs.count} changes, ${figures}`);
+  return row;
 }
 
 async function main(): Promise<void> {
@@ -190,13 +234,16 @@ async function main(): Promise<void> {
       runtimeChange: runtimeRows,
     });
   const sizes = THROUGHPUT_SIZES.filter((s) => !process.env.BENCH_SIZES || SIZES.includes(s));
-  try {
-    throughputRows.push(...(await throughput(sizes)));
-  } catch (error) {
-    throughputRows.push(...sizes.map((routes) => ({ routes, error: (error as Error).message })));
-    process.exitCode = 1;
+  if (PARTS.includes('throughput')) {
+    try {
+      throughputRows.push(...(await throughput(sizes)));
+    } catch (error) {
+      throughputRows.push(...sizes.map((routes) => ({ routes, error: (error as Error).message })));
+      process.exitCode = 1;
+    }
+    write();
   }
-  write();
+  if (!PARTS.includes('changes')) return;
   await eachSize('route-maps', runtimeChanges, (rows) => {
     runtimeRows = rows;
     write();

@@ -62,8 +62,19 @@ interface RouteMapsResult {
     | FailedSize
   )[];
   readonly runtimeChange: readonly (
-    { readonly routes: number; readonly liveMs: Summary; readonly reloads: number; readonly runtimeApplies: number } | FailedSize
+    | (RuntimeChanges & {
+        readonly routes: number;
+        /** Host changes (runs before 2026-12-06 05:30 UTC measured path changes only). */
+        readonly host?: RuntimeChanges;
+      })
+    | FailedSize
   )[];
+}
+
+interface RuntimeChanges {
+  readonly liveMs: Summary;
+  readonly reloads: number;
+  readonly runtimeApplies: number;
 }
 
 interface CertChangeRow {
@@ -457,17 +468,19 @@ function routeMapsSection(report: Report): string {
       row.samples ? row.samples.join(', ') : '—',
       `${row.non2xx} / ${row.errors}`,
     ]);
+  const runtimeRow = (routes: number, change: string, row: RuntimeChanges): string[] => [
+    String(routes),
+    change,
+    String(row.liveMs.count),
+    ms(row.liveMs.p50),
+    ms(row.liveMs.p95),
+    ms(row.liveMs.p99),
+    String(row.reloads),
+    String(row.runtimeApplies),
+  ];
   const runtime = r.runtimeChange
     .filter((row): row is Exclude<(typeof r.runtimeChange)[number], FailedSize> => !('error' in row))
-    .map((row) => [
-      String(row.routes),
-      String(row.liveMs.count),
-      ms(row.liveMs.p50),
-      ms(row.liveMs.p95),
-      ms(row.liveMs.p99),
-      String(row.reloads),
-      String(row.runtimeApplies),
-    ]);
+    .flatMap((row) => [runtimeRow(row.routes, 'path', row), ...(row.host ? [runtimeRow(row.routes, 'host', row.host)] : [])]);
   return [
     title,
     '`bench/route-maps.ts`. Throughput: HAProxy alone (no sidecar), the shipped templates (plain routes in route maps) beside the same templates ' +
@@ -477,11 +490,11 @@ function routeMapsSection(report: Report): string {
     '',
     table(['routes', 'routing', 'route', 'requests/s (median)', 'rounds', 'non-2xx / errors'], throughput),
     '',
-    "Runtime change: `/reconfigure` moving the probe route's path (map entries only: the config stays, the Runtime API changes the worker's " +
-      'maps), timed until a request through HAProxy reaches the probe on its new path; reloads counted during the changes (one untimed change ' +
-      'before them makes the loaded probe, which has headers, a plain route: that one reloads).',
+    "Runtime change: `/reconfigure` moving the probe route's path, then its host (map entries only: the config stays, the Runtime API changes the worker's " +
+      'maps), timed until a request through HAProxy reaches the probe on its new path (with the new Host header); reloads counted during the changes ' +
+      '(one untimed change before each kind makes the loaded probe, which has headers, a plain route, or gives it a domain: that one reloads).',
     '',
-    table(['routes', 'changes', 'p50 ms', 'p95 ms', 'p99 ms', 'reloads', 'runtime applies'], runtime),
+    table(['routes', 'change', 'changes', 'p50 ms', 'p95 ms', 'p99 ms', 'reloads', 'runtime applies'], runtime),
   ].join('\n');
 }
 
@@ -565,7 +578,8 @@ function routeMapTargets(report: Report): string[][] {
     return small && big ? big / small : undefined;
   });
   const runtime = (r?.runtimeChange ?? []).filter((x): x is Exclude<typeof x, FailedSize> => !('error' in x));
-  const worst = runtime.length > 0 ? Math.max(...runtime.map((x) => x.liveMs.p99)) : undefined;
+  const worstOf = (x: RuntimeChanges & { host?: RuntimeChanges }): number => Math.max(x.liveMs.p99, x.host?.liveMs.p99 ?? 0);
+  const worst = runtime.length > 0 ? Math.max(...runtime.map(worstOf)) : undefined;
   return [
     [
       'route maps: throughput at 10,000 routes ≥ 0.9× that at 10, first and last route',
@@ -573,8 +587,8 @@ function routeMapTargets(report: Report): string[][] {
       mark(ratios.some((x) => x === undefined) ? undefined : ratios.every((x) => (x ?? 0) >= 0.9)),
     ],
     [
-      'a path change live (Runtime API) p99 < 20 ms at every size',
-      runtime.map((x) => `${x.routes}: ${ms(x.liveMs.p99)} ms`).join(', ') || '—',
+      'a path or host change live (Runtime API) p99 < 20 ms at every size',
+      runtime.map((x) => `${x.routes}: ${ms(worstOf(x))} ms`).join(', ') || '—',
       mark(worst === undefined ? undefined : worst < 20),
     ],
   ];
