@@ -50,6 +50,22 @@ export async function writeAtomic(target: string, text: string | Uint8Array, mod
   await moveInto(temp, target);
 }
 
+/**
+ * Temp file next to `target`, renamed over it, without fsync: readers see the old or the new file,
+ * never a partial one, but a crash of the machine may leave the old text (or none) on disk. Only for
+ * files written again from the store after a start; the caller says why that holds.
+ */
+export async function replaceAtomic(target: string, text: string): Promise<void> {
+  const temp = siblingTemp(target, 'tmp');
+  await fs.promises.writeFile(temp, text);
+  try {
+    await fs.promises.rename(temp, target);
+  } catch (error) {
+    await fs.promises.rm(temp, { force: true });
+    throw error;
+  }
+}
+
 /** The file's text, or undefined when it does not exist. */
 export async function readIfExists(file: string): Promise<string | undefined> {
   try {

@@ -81,6 +81,23 @@ export class MasterCli {
     });
   }
 
+  /**
+   * Send several commands on one connection and read one answer each, in order. The master runs
+   * the lines one after another (a payload command's lines included), and its non-interactive
+   * session ends every answer with an empty line; so this is for commands whose answers hold no
+   * empty line of their own (map commands). One connection instead of one per command: each costs
+   * a connect and a session on the master and on the worker. Throws when the answers cannot be
+   * matched to the commands (the master closed early).
+   */
+  async commands(commands: readonly string[], timeoutMs = this.timeoutMs): Promise<string[]> {
+    const answer = await this.command(commands.join('\n'), timeoutMs);
+    const answers = splitAnswers(answer);
+    if (answers.length !== commands.length) {
+      throw new HaproxyError(`${commands.length} commands got ${answers.length} answers from ${this.socketPath}: ${JSON.stringify(answer.slice(0, 200))}`);
+    }
+    return answers;
+  }
+
   async showProc(timeoutMs = this.timeoutMs): Promise<ProcList> {
     return parseShowProc(await this.command('show proc', timeoutMs));
   }
@@ -137,6 +154,25 @@ export class MasterCli {
     }
     throw new HaproxyError(`no new HAProxy worker within ${timeoutMs} ms of the reload`);
   }
+}
+
+/** The answers of a non-interactive session, each ended by an empty line (an empty answer is that line alone). */
+export function splitAnswers(text: string): string[] {
+  const lines = text.split('\n');
+  // The text ends with a newline: the last "line" is what follows it, nothing.
+  if (lines[lines.length - 1] === '') lines.pop();
+  const answers: string[] = [];
+  let current: string[] = [];
+  for (const line of lines) {
+    if (line !== '') {
+      current.push(line);
+      continue;
+    }
+    answers.push(current.map((l) => `${l}\n`).join(''));
+    current = [];
+  }
+  // Lines after the last empty one are an answer cut short: not counted, so the count tells.
+  return answers;
 }
 
 /** True when the reload is confirmed; throws when it is known to have failed. */

@@ -111,35 +111,34 @@ export class RuntimeApi {
    * it already has, so any entry of the key goes first.
    */
   async addMapEntry(map: string, key: string, value: string): Promise<void> {
-    await this.deleteMapEntry(map, key);
-    const answer = await this.send(`add map ${map} ${key} ${value}`);
-    if (answer.trim() !== '') throw refused(`add map ${map}`, answer);
+    const batch = this.mapBatch();
+    batch.deleteMapEntry(map, key);
+    batch.addMapEntries(map, `${key} ${value}\n`);
+    await batch.send();
   }
 
   /** Remove every entry of `key` from a map; a key it does not have is no error. */
   async deleteMapEntry(map: string, key: string): Promise<void> {
-    const answer = await this.send(`del map ${map} ${key}`);
-    if (answer.trim() !== '' && !/Key not found/i.test(answer)) throw refused(`del map ${map}`, answer);
-  }
-
-  /** Add entries whose keys the map does not have yet, in one command (a payload, kept under HAProxy's buffer by the caller). */
-  async addMapEntries(map: string, lines: string): Promise<void> {
-    await this.mapPayload(`add map ${map}`, lines);
-  }
-
-  /** Change the value of a key the map has. */
-  async setMapEntry(map: string, key: string, value: string): Promise<void> {
-    const answer = await this.send(`set map ${map} ${key} ${value}`);
-    if (answer.trim() !== '') throw refused(`set map ${map} ${key}`, answer);
+    const batch = this.mapBatch();
+    batch.deleteMapEntry(map, key);
+    await batch.send();
   }
 
   /** The entry a lookup of `key` finds (`get map`): for a prefix map, the longest prefix of it; undefined when none. */
-  async lookUpMap(map: string, key: string): Promise<{ key: string; value: string } | undefined> {
-    const answer = await this.send(`get map ${map} ${key}`);
-    if (/found=no/.test(answer)) return undefined;
-    const found = /key="((?:[^"\\]|\\.)*)", value="((?:[^"\\]|\\.)*)"/.exec(answer);
-    if (!found) throw refused(`get map ${map} ${key}`, answer);
-    return { key: found[1], value: found[2] };
+  async lookUpMap(map: string, key: string): Promise<MapLookup> {
+    let result: MapLookup = undefined;
+    const batch = this.mapBatch();
+    batch.lookUpMap(map, key, (found) => (result = found));
+    await batch.send();
+    return result;
+  }
+
+  /**
+   * Map entry commands to send together (MapBatch): one master CLI connection carries them all,
+   * run in the order given, where one connection per command cost a connect and a session each.
+   */
+  mapBatch(): MapBatch {
+    return new MapBatch((commands) => this.sendAll(commands));
   }
 
   /** A new, empty version of a map (`prepare map`): filled with addMapVersion, live only once committed. */
@@ -207,9 +206,7 @@ export class RuntimeApi {
   }
 
   private async mapPayload(command: string, lines: string): Promise<void> {
-    // The payload ends at the first empty line: the one send() adds after the last entry.
-    const payload = lines.endsWith('\n') ? lines : `${lines}\n`;
-    const answer = await this.send(`${command} <<\n${payload}`, command);
+    const answer = await this.send(payloadCommand(command, lines), command);
     if (answer.trim() !== '') throw refused(command, answer);
   }
 
@@ -232,6 +229,16 @@ export class RuntimeApi {
     return answer;
   }
 
+  /** Several commands on one connection, each prefixed for the worker; their answers in order. */
+  private async sendAll(commands: readonly MapCommand[]): Promise<string[]> {
+    const label = commands.map((command) => command.label).join('; ');
+    try {
+      return await this.cli.commands(commands.map((command) => `${WORKER} ${command.text}`));
+    } catch (error) {
+      throw new HaproxyError(`runtime API: ${label}: ${(error as Error).message}`);
+    }
+  }
+
   /** `label` replaces the command in errors (a payload command's text holds a private key). */
   private async send(command: string, label = command): Promise<string> {
     try {
@@ -241,6 +248,108 @@ export class RuntimeApi {
       throw new HaproxyError(`runtime API: ${label}: ${message}`);
     }
   }
+}
+
+/** What a `get map` finds: the entry, or undefined when none matches. */
+export type MapLookup = { readonly key: string; readonly value: string } | undefined;
+
+/** A map command's text (a payload included) and its name in errors. */
+interface MapCommand {
+  readonly text: string;
+  readonly label: string;
+}
+
+/** A command of a batch and the reading of its answer: throws RuntimeRefused unless it says success. */
+interface MapStep extends MapCommand {
+  readonly read: (answer: string) => void;
+}
+
+/**
+ * HAProxy reads a CLI command, payload included, into one buffer (tune.bufsize, 16 KB), and the
+ * master CLI reads a connection's lines into one too: a batch whose text would pass this goes on
+ * more connections, one after another (a payload alone is kept under it by the caller).
+ */
+const BATCH_BYTES = 12000;
+
+/** `command <<` and its lines; the payload ends at the first empty line, the one the sender adds after the last line. */
+function payloadCommand(command: string, lines: string): string {
+  return `${command} <<\n${lines.endsWith('\n') ? lines : `${lines}\n`}`;
+}
+
+/**
+ * Map entry commands gathered, then sent in order on one master CLI connection (more when their
+ * text is long: BATCH_BYTES). `send` checks every answer: the first refused command throws, with
+ * HAProxy's words; the commands before it were run, the ones after it too (the master runs the
+ * lines it was sent), so a caller that sees a throw no longer knows what the map holds.
+ */
+export class MapBatch {
+  private readonly steps: MapStep[] = [];
+
+  constructor(private readonly sendAll: (commands: readonly MapCommand[]) => Promise<string[]>) {}
+
+  /** Entries whose keys the map does not have yet (`key value` lines, under HAProxy's buffer). */
+  addMapEntries(map: string, lines: string): void {
+    const label = `add map ${map}`;
+    this.steps.push({ text: payloadCommand(label, lines), label, read: (answer) => expectEmpty(label, answer) });
+  }
+
+  /** The value of a key the map has. */
+  setMapEntry(map: string, key: string, value: string): void {
+    const text = `set map ${map} ${key} ${value}`;
+    this.steps.push({ text, label: `set map ${map} ${key}`, read: (answer) => expectEmpty(`set map ${map} ${key}`, answer) });
+  }
+
+  /** Every entry of `key` removed; a key the map does not have is no error. */
+  deleteMapEntry(map: string, key: string): void {
+    const text = `del map ${map} ${key}`;
+    const read = (answer: string): void => {
+      if (answer.trim() !== '' && !/Key not found/i.test(answer)) throw refused(`del map ${map}`, answer);
+    };
+    this.steps.push({ text, label: `del map ${map}`, read });
+  }
+
+  /** `get map`, run after the commands added before it; `found` gets what it finds. */
+  lookUpMap(map: string, key: string, found: (entry: MapLookup) => void): void {
+    const label = `get map ${map} ${key}`;
+    this.steps.push({ text: label, label, read: (answer) => found(parseLookUp(label, answer)) });
+  }
+
+  async send(): Promise<void> {
+    for (const group of groups(this.steps)) {
+      const answers = await this.sendAll(group);
+      group.forEach((step, i) => step.read(answers[i]));
+    }
+    this.steps.length = 0;
+  }
+}
+
+/** The steps in runs whose text stays under BATCH_BYTES (a longer step goes alone). */
+function groups(steps: readonly MapStep[]): MapStep[][] {
+  const out: MapStep[][] = [];
+  let group: MapStep[] = [];
+  let bytes = 0;
+  for (const step of steps) {
+    if (group.length > 0 && bytes + step.text.length > BATCH_BYTES) {
+      out.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(step);
+    bytes += step.text.length + 1;
+  }
+  if (group.length > 0) out.push(group);
+  return out;
+}
+
+function expectEmpty(label: string, answer: string): void {
+  if (answer.trim() !== '') throw refused(label, answer);
+}
+
+function parseLookUp(label: string, answer: string): MapLookup {
+  if (/found=no/.test(answer)) return undefined;
+  const found = /key="((?:[^"\\]|\\.)*)", value="((?:[^"\\]|\\.)*)"/.exec(answer);
+  if (!found) throw refused(label, answer);
+  return { key: found[1], value: found[2] };
 }
 
 /** The columns of `show servers state` that a NamedServerState holds. */
