@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as ts from 'typescript';
 import { StoreUnavailable } from '../src/errors';
-import { FileStore, ROUTES_FILE } from '../src/store/file-store';
+import { FileStore, JOURNAL_FILE, ROUTES_FILE } from '../src/store/file-store';
 import { DedupedStore } from '../src/store/dedup';
 import type { RouteStore, StoreSnapshot } from '../src/store/route-store';
 import { waitFor } from './helpers/ports';
@@ -20,6 +20,7 @@ function compileFileStore(): string {
     'src/store/stored-json.ts',
     'src/store/route-codec.ts',
     'src/store/acme-codec.ts',
+    'src/store/route-journal.ts',
     'src/route/values.ts',
     'src/route/record.ts',
     'src/files/atomic-write.ts',
@@ -39,21 +40,35 @@ function compileFileStore(): string {
   return path.join(out, 'src/store/file-store.js');
 }
 
-/** Run `count` puts of routes `<prefix>-<i>` from another Node process; resolves when it exits cleanly. */
-function putFromAnotherProcess(moduleFile: string, dir: string, prefix: string, count: number): Promise<void> {
+/**
+ * Run `count` puts of routes `<prefix>-<i>` from another Node process; resolves when it exits cleanly.
+ * `crash`: the process kills itself (SIGKILL) right after its last put is acknowledged, before any
+ * close or compaction; resolves with the indexes it was acknowledged.
+ */
+function putFromAnotherProcess(moduleFile: string, dir: string, prefix: string, count: number, crash = false): Promise<number[]> {
   const script = `
     const { FileStore } = require(${JSON.stringify(moduleFile)});
     const store = new FileStore({ dir: ${JSON.stringify(dir)} });
     (async () => {
-      for (let i = 0; i < ${count}; i++) await store.put({ serviceName: '${prefix}-' + i, servicePath: '/' + i, port: '80' });
+      for (let i = 0; i < ${count}; i++) {
+        const index = await store.put({ serviceName: '${prefix}-' + i, servicePath: '/' + i, port: '80' });
+        process.stdout.write(index + '\\n');
+      }
+      if (${crash}) process.kill(process.pid, 'SIGKILL');
       await store.close();
     })().catch((error) => { console.error(error); process.exit(1); });`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'inherit', 'pipe'] });
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
     let stderr = '';
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`writer process exited with ${code}: ${stderr}`))));
+    child.on('exit', (code, signal) => {
+      const acknowledged = stdout.split('\n').filter(Boolean).map(Number);
+      if (code === 0 || (crash && signal === 'SIGKILL')) resolve(acknowledged);
+      else reject(new Error(`writer process exited with ${code ?? signal}: ${stderr}`));
+    });
   });
 }
 
@@ -130,7 +145,8 @@ describe('FileStore', () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     expect(reads).toBeGreaterThan(0);
-    expect(fs.readdirSync(dir).sort()).toEqual([ROUTES_FILE]);
+    // The journal beside it (route-journal.ts), and no temp file.
+    expect(fs.readdirSync(dir).filter((name) => name !== JOURNAL_FILE)).toEqual([ROUTES_FILE]);
   });
 
   it('gives a watcher the first snapshot, then each real change once, and every index', async () => {
@@ -169,9 +185,9 @@ describe('FileStore', () => {
     expect(after.entries[0]).toBe(before.entries[0]);
     expect(after.entries[1]).not.toBe(before.entries[1]);
     expect(after.entries[1].params).toEqual({ serviceName: 'b', port: '3' });
-    // What the watcher was handed is what the file says.
-    const read = JSON.parse(fs.readFileSync(path.join(dir, ROUTES_FILE), 'utf8')) as { index: number; routes: unknown };
-    expect(read).toMatchObject({ index, routes: { a: { serviceName: 'a', port: '1' }, b: { serviceName: 'b', port: '3' } } });
+    // What the watcher was handed is what the files say (routes.json and its journal), read afresh.
+    const read = await new FileStore({ dir }).list();
+    expect(read).toEqual({ index, entries: [after.entries[0], { serviceName: 'b', params: { serviceName: 'b', port: '3' } }] });
   });
 
   it('sees a hand edit made right after its own write, though it remembers what it wrote', async () => {
@@ -323,5 +339,62 @@ describe('FileStore', () => {
     expect(Math.max(...indexes)).toBe(300);
     expect((await store.list()).entries).toHaveLength(300);
     expect(renames.length).toBeLessThan(30);
+  });
+
+  describe('the journal (routes.json.journal)', () => {
+    const journalOf = (dir: string): string => fs.readFileSync(path.join(dir, JOURNAL_FILE), 'utf8');
+    const fileIndex = (dir: string): number => (JSON.parse(fs.readFileSync(path.join(dir, ROUTES_FILE), 'utf8')) as { index: number }).index;
+
+    it('keeps every acknowledged write of a process killed before it folded its journal into routes.json', async () => {
+      const dir = tempDir();
+      const acknowledged = await putFromAnotherProcess(compileFileStore(), dir, 'killed', 20, true);
+      expect(acknowledged).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      // The first write of a process rewrites routes.json; the others went to the journal only.
+      expect(fileIndex(dir)).toBe(1);
+      expect(journalOf(dir).split('\n').filter(Boolean)).toHaveLength(19);
+      const snapshot = await open(dir).list();
+      expect(snapshot.index).toBe(20);
+      expect(routeNames(snapshot)).toHaveLength(20);
+    });
+
+    it('ignores a torn last line (never acknowledged), and the next append cuts it off first', async () => {
+      const dir = tempDir();
+      const store = open(dir);
+      await store.put({ serviceName: 'a', port: '1' });
+      await store.put({ serviceName: 'b', port: '2' });
+      fs.appendFileSync(path.join(dir, JOURNAL_FILE), '{"index":3,"routes":{"torn":{"serviceName":"to');
+      expect(routeNames(await new FileStore({ dir }).list())).toEqual(['a', 'b']);
+      expect(await store.put({ serviceName: 'c', port: '3' })).toBe(3);
+      const lines = journalOf(dir).split('\n');
+      expect(lines.pop()).toBe('');
+      expect(lines.map((line) => (JSON.parse(line) as { index: number }).index)).toEqual([2, 3]);
+      expect(routeNames(await new FileStore({ dir }).list())).toEqual(['a', 'b', 'c']);
+    });
+
+    it('keeps the journal on top of a routes.json replaced by hand from an older copy, with the higher index', async () => {
+      const dir = tempDir();
+      await putFromAnotherProcess(compileFileStore(), dir, 'r', 3, true);
+      // routes.json holds r-0 (index 1); the journal r-1 and r-2. A hand edit of routes.json as read.
+      const handEdited = { index: 2, routes: { 'r-0': { serviceName: 'r-0', port: '9' }, hand: { serviceName: 'hand', port: '8' } } };
+      fs.writeFileSync(path.join(dir, ROUTES_FILE), JSON.stringify(handEdited));
+      const snapshot = await open(dir).list();
+      expect(snapshot.index).toBe(3);
+      expect(routeNames(snapshot)).toEqual(['hand', 'r-0', 'r-1', 'r-2']);
+      expect(snapshot.entries.find((entry) => entry.serviceName === 'r-0')?.params).toEqual({ serviceName: 'r-0', port: '9' });
+    });
+
+    it('folds the journal into routes.json once writes stop, and a removed route stays removed', async () => {
+      const dir = tempDir();
+      const store = open(dir);
+      await store.put({ serviceName: 'a', port: '1' });
+      await store.put({ serviceName: 'b', port: '2' });
+      const last = await store.remove('a');
+      expect(fileIndex(dir)).toBe(1);
+      await waitFor('the fold', async () => fileIndex(dir) === last, 5000, 50);
+      expect(journalOf(dir)).toBe('');
+      const read = JSON.parse(fs.readFileSync(path.join(dir, ROUTES_FILE), 'utf8')) as { routes: unknown };
+      expect(read.routes).toEqual({ b: { serviceName: 'b', port: '2' } });
+      expect(await new FileStore({ dir }).list()).toEqual({ index: last, entries: [{ serviceName: 'b', params: { serviceName: 'b', port: '2' } }] });
+    });
   });
 });

@@ -11,14 +11,19 @@ import type { ChallengeEntry, SnapshotStore, StoreEntry, StoreHealth, StoreLock,
 import { checkToken, decodeChallenge, encodeChallenge, sortChallenges } from './acme-codec';
 import { FileLock } from './file-lock';
 import { StoredJson } from './stored-json';
+import { appended, appendLine, emptyJournal, JournalBytes, JOURNAL_SUFFIX, journalLine, readJournal, replay } from './route-journal';
 
 /**
  * The embedded store (no CONSUL_ADDRESS): `<stateDir>/routes.json` = {index, routes: {name: params},
  * certs: {name: PEM}, acme: {account: PEM, challenges: {token: {certName, keyAuthorization}}}}
- * (mode 0600: it holds private keys). Locks (tryLock) are lock files beside it.
- * Every write is read-modify-write of the whole file under a lock file (the CLI's `routes add` may
- * run while `serve` runs), written atomically (temp file, fsync, rename, fsync of the directory),
- * and bumps the persisted index. Watchers hear of this process's writes at once and of other
+ * (mode 0600: it holds private keys), and its journal `routes.json.journal` (route-journal.ts):
+ * what the store holds is routes.json with the journal's lines replayed on it. Locks (tryLock) are
+ * lock files beside it. Every write is read-modify-write under a lock file (the CLI's `routes add`
+ * may run while `serve` runs) and bumps the persisted index: a process's first write, and any
+ * write once the journal passes COMPACT_BYTES, rewrites routes.json whole, atomically (temp file,
+ * fsync, rename, fsync of the directory) and empties the journal; the others append one line to the
+ * journal (one fdatasync); once writes stop for COMPACT_AFTER_MS the journal is folded into
+ * routes.json. Watchers hear of this process's writes at once and of other
  * processes' writes through fs.watch, with a stat poll as the fallback where fs.watch is deaf
  * (network and some container volumes).
  */
@@ -54,11 +59,26 @@ interface StoredData {
 /** A lock held by a live process that began an ACME order is not stale however long the order takes. */
 const ACME_LOCK_STALE_MS = 3600000;
 
-/** A text of the file, and what it holds. */
+/** The bytes of routes.json (undefined: no file) and of its journal, what routes.json holds, and what both hold. */
 interface Known {
-  readonly bytes: Buffer;
+  readonly bytes: Buffer | undefined;
+  readonly journal: Buffer;
+  readonly base: StoredFile;
   readonly stored: StoredFile;
 }
+
+/** Known, as read under the lock before a write: whether the journal file exists. */
+interface KnownState extends Known {
+  readonly journalExists: boolean;
+}
+
+/** A journal longer than this is folded into routes.json by the next write. */
+const COMPACT_BYTES = 256 * 1024;
+/**
+ * Once writes stop for this long, the journal is folded into routes.json: people read and edit
+ * routes.json. A hand edit made before that keeps the journal's writes (they apply on top of it).
+ */
+const COMPACT_AFTER_MS = 1000;
 
 interface Watcher {
   readonly onSnapshot: (snapshot: StoreSnapshot) => void;
@@ -66,6 +86,7 @@ interface Watcher {
 }
 
 export const ROUTES_FILE = 'routes.json';
+export const JOURNAL_FILE = `${ROUTES_FILE}${JOURNAL_SUFFIX}`;
 
 type Edit = (data: StoredData) => boolean;
 
@@ -77,6 +98,12 @@ interface PendingEdit {
 
 export class FileStore implements SnapshotStore {
   readonly file: string;
+  private readonly journalFile: string;
+  /** Whether this process folded the journal into routes.json since it started (its first write does). */
+  private compacted = false;
+  /** Whether this process appended to the journal since it last folded it. */
+  private appended = false;
+  private compactTimer?: NodeJS.Timeout;
   private readonly lock: FileLock;
   private queue: Promise<unknown> = Promise.resolve();
   private pending: PendingEdit[] = [];
@@ -110,11 +137,12 @@ export class FileStore implements SnapshotStore {
 
   constructor(private readonly options: FileStoreOptions) {
     this.file = path.join(options.dir, ROUTES_FILE);
+    this.journalFile = path.join(options.dir, JOURNAL_FILE);
     this.lock = new FileLock(`${this.file}.lock`);
   }
 
   async list(): Promise<StoreSnapshot> {
-    return this.tracked(async () => this.snapshotOf(await this.readFile()));
+    return this.tracked(async () => this.snapshotOf((await this.readState()).stored));
   }
 
   /** Resolves with the index after the write; an unchanged route is not rewritten. */
@@ -160,7 +188,7 @@ export class FileStore implements SnapshotStore {
   }
 
   async readAcmeAccount(): Promise<string | undefined> {
-    return (await this.tracked(() => this.readFile())).acme.account;
+    return (await this.tracked(() => this.readState())).stored.acme.account;
   }
 
   async createAcmeAccount(pem: string): Promise<string> {
@@ -211,7 +239,10 @@ export class FileStore implements SnapshotStore {
   async close(): Promise<void> {
     this.watchers.clear();
     this.stopWatching();
+    if (this.compactTimer) clearTimeout(this.compactTimer);
     await this.queue.catch(() => undefined);
+    // What this process journaled goes into routes.json (the CLI's `routes add` closes right after).
+    if (this.appended) await this.compact().catch(() => undefined);
   }
 
   /**
@@ -238,7 +269,8 @@ export class FileStore implements SnapshotStore {
   }
 
   private async rewrite(edits: readonly Edit[]): Promise<number[]> {
-    const stored = await this.readFile();
+    const known = await this.readState();
+    const stored = known.stored;
     const data: StoredData = {
       routes: new Map(stored.routes),
       certs: new Map(stored.certs),
@@ -248,52 +280,115 @@ export class FileStore implements SnapshotStore {
     let index = stored.index;
     const indexes = edits.map((edit) => (edit(data) ? ++index : index));
     if (index === stored.index) return indexes;
-    const acme = { ...(data.account !== undefined ? { account: data.account } : {}), challenges: Object.fromEntries(data.challenges) };
-    const file = { index, routes: data.routes, certs: Object.fromEntries(data.certs), acme };
-    const bytes = this.json.bytes(file);
-    // What the file will hold is what was just edited (JSON values: parsing the bytes gives the
-    // same); known before the rename, since fs.watch may make a watcher read the file at once.
+    // What the files will hold is what was just edited (JSON values: parsing the bytes gives the
+    // same); known before they change, since fs.watch may make a watcher read them at once.
     const written: StoredFile = { index, routes: data.routes, certs: data.certs, acme: { account: data.account, challenges: data.challenges } };
-    this.lastWritten = { bytes, stored: written };
-    await writeAtomic(this.file, bytes, PRIVATE_FILE_MODE);
-    // The file as read before is no longer on disk: its bytes and what it held (2 MB and a map of
-    // every route at 10,000 routes) are not kept until the next hand edit. A read that raced the
-    // rename and still got the old bytes parses them again: rare, and only slower.
-    this.lastRead = undefined;
+    if (this.compacted && known.journal.length < COMPACT_BYTES) await this.append(known, written);
+    else await this.writeWhole(known, written);
     void this.refresh();
     return indexes;
   }
 
-  private async readFile(): Promise<StoredFile> {
-    let handle: fs.promises.FileHandle;
+  /** A journal line of what changed from `known` to `written`: the commit is one small append and one fdatasync. */
+  private async append(known: KnownState, written: StoredFile): Promise<void> {
+    const line = journalLine(known.stored, written);
+    this.lastWritten = { bytes: known.bytes, journal: appended(known.journal, line), base: known.base, stored: written };
+    await appendLine(this.journalFile, { bytes: known.journal, exists: known.journalExists }, line);
+    this.appended = true;
+    if (this.compactTimer) clearTimeout(this.compactTimer);
+    this.compactTimer = setTimeout(() => this.compactLater(), COMPACT_AFTER_MS);
+    this.compactTimer.unref();
+  }
+
+  /** routes.json rewritten whole with `written` (atomically, fsynced), then the journal emptied: what it held is in routes.json. */
+  private async writeWhole(known: KnownState, written: StoredFile): Promise<void> {
+    const acme = { ...(written.acme.account !== undefined ? { account: written.acme.account } : {}), challenges: Object.fromEntries(written.acme.challenges) };
+    const bytes = this.json.bytes({ index: written.index, routes: written.routes, certs: Object.fromEntries(written.certs), acme });
+    this.lastWritten = { bytes, journal: EMPTY_JOURNAL, base: written, stored: written };
+    await writeAtomic(this.file, bytes, PRIVATE_FILE_MODE);
+    await emptyJournal(this.journalFile, { bytes: known.journal, exists: known.journalExists });
+    this.compacted = true;
+    this.appended = false;
+    // The files as read before are no longer on disk: their bytes and what they held (2 MB and a
+    // map of every route at 10,000 routes) are not kept until the next hand edit. A read that raced
+    // the rename and still got the old bytes parses them again: rare, and only slower.
+    this.lastRead = undefined;
+  }
+
+  /** The journal folded into routes.json, in the queue of writes and under the lock (nothing to do when it is empty). */
+  private compact(): Promise<void> {
+    const run = this.queue.then(() =>
+      this.tracked(() =>
+        this.lock.hold(async () => {
+          const known = await this.readState();
+          if (known.journal.length > 0) await this.writeWhole(known, known.stored);
+        }),
+      ),
+    );
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private compactLater(): void {
+    this.compactTimer = undefined;
+    this.compact().catch((error: Error) =>
+      this.options.logger?.warn({ err: error.message }, 'folding the journal into routes.json failed; tried again after the next write'),
+    );
+  }
+
+  /**
+   * What routes.json and its journal hold. The journal is read first: a compaction that runs in
+   * between (another process) then shows a routes.json that already holds the lines read, whose
+   * replay changes nothing; read the other way round, the lines would be gone and routes.json old.
+   */
+  private async readState(): Promise<KnownState> {
+    const journal = await readJournal(this.journalFile);
+    let handle: fs.promises.FileHandle | undefined;
     try {
       handle = await fs.promises.open(this.file, 'r');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { index: 0, routes: new Map(), certs: new Map(), acme: { challenges: new Map() } };
-      throw new StoreUnavailable(`cannot read ${this.file}: ${(error as Error).message}`);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new StoreUnavailable(`cannot read ${this.file}: ${(error as Error).message}`);
     }
     try {
-      return await this.storedIn(handle);
+      return await this.stateOf(handle, journal);
     } catch (error) {
       if (error instanceof StoreUnavailable) throw error;
       throw new StoreUnavailable(`cannot read ${this.file}: ${(error as Error).message}`);
     } finally {
-      await handle.close();
+      await handle?.close();
     }
   }
 
   /**
-   * What the open file holds. A file that holds the bytes last written or read is compared with
-   * them in chunks, not read whole: every change reads the file 3-4 times (the write, its own
-   * refresh, fs.watch, the stat poll), which at 10,000 routes made 7-9 MB of garbage Buffers per
-   * change, outside the heap, where malloc keeps what they leave.
+   * What the open routes.json (undefined: none) and `journal` hold. A file that holds the bytes
+   * last written or read is compared with them in chunks, not read whole: every change reads the
+   * file 3-4 times (the write, its own refresh, fs.watch, the stat poll), which at 10,000 routes
+   * made 7-9 MB of garbage Buffers per change, outside the heap, where malloc keeps what they leave.
    */
-  private async storedIn(handle: fs.promises.FileHandle): Promise<StoredFile> {
-    for (const known of [this.lastWritten, this.lastRead]) if (known && (await holdsBytes(handle, known.bytes))) return known.stored;
-    const bytes = await handle.readFile();
-    const stored = parseStoredFile(this.file, bytes.toString('utf8'));
-    this.lastRead = { bytes, stored };
-    return stored;
+  private async stateOf(handle: fs.promises.FileHandle | undefined, journal: JournalBytes): Promise<KnownState> {
+    let known: Known | undefined;
+    for (const candidate of [this.lastWritten, this.lastRead]) {
+      if (candidate && (await this.holds(handle, candidate.bytes))) {
+        known = candidate;
+        break;
+      }
+    }
+    if (known?.journal.equals(journal.bytes)) return { ...known, journalExists: journal.exists };
+    const bytes = known ? known.bytes : await handle?.readFile();
+    const base = known ? known.base : this.parsed(bytes);
+    const stored = replay(this.journalFile, base, journal.bytes) as StoredFile;
+    this.lastRead = { bytes, journal: journal.bytes, base, stored };
+    return { ...this.lastRead, journalExists: journal.exists };
+  }
+
+  private async holds(handle: fs.promises.FileHandle | undefined, bytes: Buffer | undefined): Promise<boolean> {
+    if (handle === undefined || bytes === undefined) return handle === undefined && bytes === undefined;
+    return holdsBytes(handle, bytes);
+  }
+
+  private parsed(bytes: Buffer | undefined): StoredFile {
+    if (bytes === undefined) return { index: 0, routes: new Map(), certs: new Map(), acme: { challenges: new Map() } };
+    return parseStoredFile(this.file, bytes.toString('utf8'));
   }
 
   /** Count successes and failures for health(), and turn every failure into StoreUnavailable. */
@@ -343,7 +438,7 @@ export class FileStore implements SnapshotStore {
     try {
       // The directory, not the file: a rename replaces the file, and a watch on it would go deaf.
       this.fsWatcher = fs.watch(this.options.dir, (_event, name) => {
-        if (name === null || name === ROUTES_FILE) void this.refresh();
+        if (name === null || name === ROUTES_FILE || name === JOURNAL_FILE) void this.refresh();
       });
       this.fsWatcher.on('error', (error) => this.options.logger?.warn({ err: error }, 'fs.watch failed; polling only'));
     } catch (error) {
@@ -379,8 +474,8 @@ export class FileStore implements SnapshotStore {
   }
 
   private poll(): void {
-    fs.stat(this.file, (error, stat) => {
-      const signature = error ? `error ${error.code}` : `${stat.ino} ${stat.size} ${stat.mtimeMs}`;
+    void Promise.all([statSignature(this.file), statSignature(this.journalFile)]).then((signatures) => {
+      const signature = signatures.join(' ');
       if (signature === this.lastStat) return;
       this.lastStat = signature;
       void this.refresh();
@@ -426,6 +521,18 @@ function parseAcme(file: string, acme: unknown): StoredAcme {
   if (typeof challenges !== 'object' || challenges === null || Array.isArray(challenges))
     throw new StoreUnavailable(`${file}: "acme.challenges" is not an object`);
   return { account: typeof account === 'string' ? account : undefined, challenges: new Map(Object.entries(challenges)) };
+}
+
+const EMPTY_JOURNAL = Buffer.alloc(0);
+
+/** What tells a change of a file apart without reading it: inode, size and mtime, or the error of its stat. */
+async function statSignature(file: string): Promise<string> {
+  try {
+    const stat = await fs.promises.stat(file);
+    return `${stat.ino} ${stat.size} ${stat.mtimeMs}`;
+  } catch (error) {
+    return `error ${(error as NodeJS.ErrnoException).code}`;
+  }
 }
 
 function sameValue(stored: unknown, params: RouteParams): boolean {
