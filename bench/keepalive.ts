@@ -1,7 +1,7 @@
 import { startBackend } from '../test/helpers/backends';
 import { keepAliveClient } from '../test/helpers/keepalive';
 import { KeepAliveRow } from './result-types';
-import { budget, Budget, countersOf, eachSize, log, runScenario, runtimeAppliesOf, since, summarize, untilBackend, withCleanUps, writeResult } from './measure';
+import { budget, Budget, countersOf, eachSize, log, runScenario, since, summarize, untilBackend, withCleanUps, writeResult } from './measure';
 import { keepLogsOnFailure, reconfigure, startLoadedSidecar } from './sidecars';
 
 /**
@@ -32,7 +32,6 @@ async function atSize(size: number): Promise<KeepAliveRow> {
     await reconfigure(sidecar, moved(0));
     await untilBackend(`${sidecar.proxy}/mover-0/x`, mover.name, 60000);
     const before = await countersOf(sidecar.api);
-    const runtimeBefore = await runtimeAppliesOf(sidecar.api);
     let running = true;
     const clients = Array.from({ length: CLIENTS }, () => keepAliveClient(`${sidecar.proxy}/probe/x`, stable.name, () => running));
     const liveMs: number[] = [];
@@ -60,7 +59,7 @@ async function atSize(size: number): Promise<KeepAliveRow> {
       failures: [...new Set(failures)].slice(0, 5),
       reconnects: results.reduce((sum, r) => sum + r.connections, 0) - CLIENTS,
       reloads: after.reloads - before.reloads,
-      runtimeApplies: (await runtimeAppliesOf(sidecar.api)) - runtimeBefore,
+      runtimeApplies: after.runtimeApplies - before.runtimeApplies,
     };
     log(
       `keep-alive at ${size} routes: ${row.liveMs.count} changes (live p50 ${row.liveMs.p50} p99 ${row.liveMs.p99} ms), ` +

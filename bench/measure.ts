@@ -115,11 +115,6 @@ export async function metricsOf(api: string): Promise<string> {
   return answer.body;
 }
 
-/** Changes a sidecar applied through the Runtime API alone (haproxy_sidecar_reloads_total{outcome="runtime"}). */
-export async function runtimeAppliesOf(api: string): Promise<number> {
-  return metricValue(await metricsOf(api), 'haproxy_sidecar_reloads_total', { outcome: 'runtime' }) ?? NaN;
-}
-
 export interface SidecarCounters {
   readonly reloads: number;
   /** Applies that changed HAProxy through the Runtime API alone (map entries, server addresses), without a reload. */
