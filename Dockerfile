@@ -37,8 +37,10 @@ COPY templates ./templates
 COPY haproxy/bootstrap.cfg ./haproxy/bootstrap.cfg
 # /shared: the volume an adopted HAProxy and the sidecar share (haproxy/README.md); an empty named
 # volume mounted there takes this directory's owner, so user node can write it.
-# Two malloc arenas, as the bin's first line sets them (src/cli.ts): less memory held by pool threads.
-ENV MALLOC_ARENA_MAX=2
+# Two malloc arenas and a fixed mmap threshold, as the bin's first line sets them (src/cli.ts): less
+# memory held by pool threads, and blocks of 128 KiB or more (the store's and the maps' buffers)
+# given back to the system when freed.
+ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
 RUN printf '#!/bin/sh\nexec node --max-semi-space-size=1 --heap-growing-percent=50 /app/dist/cli.js "$@"\n' > /usr/local/bin/haproxy-sidecar \
  && chmod 755 /usr/local/bin/haproxy-sidecar \
  && mkdir -p /var/lib/haproxy-sidecar /shared \

@@ -12,4 +12,4 @@ ensure_build
 
 cd "$ROOT"
 # The same Node flags and malloc arenas as the haproxy-sidecar bin (see src/cli.ts).
-MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" exec node --max-semi-space-size=1 --heap-growing-percent=50 dist/cli.js serve "$@"
+MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-131072}" exec node --max-semi-space-size=1 --heap-growing-percent=50 dist/cli.js serve "$@"

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1 --heap-growing-percent=50
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=1 --heap-growing-percent=50
 // Memory at 10,000 routes (bench/README.md): a 1 MB young generation and a slower-growing heap
 // keep V8's share small, and two glibc malloc arenas instead of one per thread keep libuv's pool
 // threads (which write the 3 MB config) from each holding freed memory: 128-138 MiB resident after

@@ -25,7 +25,7 @@ export interface SidecarOptions {
 export const SHIPPED_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--heap-growing-percent=50'];
 
 /** The environment they set too (src/cli.ts's first line). */
-const SHIPPED_NODE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+const SHIPPED_NODE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
 
 export interface RunningSidecar {
   /** The Node process of the sidecar (its HAProxy master is a child of it). */
