@@ -6,7 +6,7 @@ import { Certificate, parseCertificate } from '../src/certs/certificate';
 import { RuntimeApi } from '../src/haproxy/runtime-api';
 import { silentLogger } from '../src/logger';
 import { createCa, handshake, issueCert, TestCa } from './helpers/certs';
-import { RunningHaproxy, startHaproxy } from './helpers/haproxy';
+import { HTTP_DEFAULTS, RunningHaproxy, startHaproxy } from './helpers/haproxy';
 import { freePort } from './helpers/ports';
 import { tempDir } from './helpers/tmp';
 
@@ -27,11 +27,7 @@ const certOf = (name: string, hosts: string[]): Certificate => parseCertificate(
 
 function config(): string {
   return [
-    'defaults',
-    '  mode http',
-    '  timeout connect 2s',
-    '  timeout client 10s',
-    '  timeout server 10s',
+    ...HTTP_DEFAULTS,
     'frontend tls',
     `  bind 127.0.0.1:${port} ssl crt ${paths.defaultFile} crt-list ${paths.crtList} alpn h2,http/1.1`,
     '  http-request return status 200 content-type text/plain string ok',

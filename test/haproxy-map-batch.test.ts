@@ -3,7 +3,7 @@ import * as path from 'path';
 import { RuntimeRefused } from '../src/errors';
 import { RuntimeApi } from '../src/haproxy/runtime-api';
 import { request } from './helpers/backends';
-import { RunningHaproxy, startHaproxy } from './helpers/haproxy';
+import { HTTP_DEFAULTS, RunningHaproxy, startHaproxy } from './helpers/haproxy';
 import { freePort } from './helpers/ports';
 import { tempDir } from './helpers/tmp';
 
@@ -25,11 +25,7 @@ beforeAll(async () => {
   port = await freePort();
   haproxy = await startHaproxy(
     [
-      'defaults',
-      '  mode http',
-      '  timeout connect 2s',
-      '  timeout client 10s',
-      '  timeout server 10s',
+      ...HTTP_DEFAULTS,
       'frontend http',
       `  bind 127.0.0.1:${port}`,
       `  use_backend %[path,map_beg(${map},be_none)]`,

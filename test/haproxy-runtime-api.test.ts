@@ -4,7 +4,7 @@ import * as path from 'path';
 import { HaproxyError } from '../src/errors';
 import { RuntimeApi } from '../src/haproxy/runtime-api';
 import { createCa, handshake, issueCert, TestCa, TestCert } from './helpers/certs';
-import { RunningHaproxy, startHaproxy } from './helpers/haproxy';
+import { HTTP_DEFAULTS, RunningHaproxy, startHaproxy } from './helpers/haproxy';
 import { freePort } from './helpers/ports';
 import { tempDir } from './helpers/tmp';
 
@@ -32,11 +32,7 @@ beforeAll(async () => {
   port = await freePort();
   haproxy = await startHaproxy(
     [
-      'defaults',
-      '  mode http',
-      '  timeout connect 2s',
-      '  timeout client 10s',
-      '  timeout server 10s',
+      ...HTTP_DEFAULTS,
       '  timeout http-keep-alive 10s',
       'frontend tls',
       `  bind 127.0.0.1:${port} ssl crt-list ${crtList} alpn h2,http/1.1`,

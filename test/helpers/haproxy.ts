@@ -8,6 +8,9 @@ import { tempDir } from './tmp';
 
 export const HAPROXY_BIN = process.env.HAPROXY_BIN ?? 'haproxy';
 
+/** The `defaults` section of the small HTTP configs tests give HAProxy directly. */
+export const HTTP_DEFAULTS: readonly string[] = ['defaults', '  mode http', '  timeout connect 2s', '  timeout client 10s', '  timeout server 10s'];
+
 export interface CheckResult {
   readonly ok: boolean;
   readonly output: string;
