@@ -87,6 +87,13 @@ describe('FileStore', () => {
     stores.push(store);
     return store;
   };
+  /** `store` watched from its first snapshot on: every snapshot it hands the watcher, in order. */
+  const watched = async (store: RouteStore): Promise<{ seen: StoreSnapshot[]; watch: ReturnType<RouteStore['watch']> }> => {
+    const seen: StoreSnapshot[] = [];
+    const watch = store.watch((snapshot) => seen.push(snapshot));
+    await waitFor('the first snapshot', async () => seen.length === 1);
+    return { seen, watch };
+  };
   afterEach(async () => {
     await Promise.all(stores.splice(0).map((store) => store.close()));
   });
@@ -175,9 +182,7 @@ describe('FileStore', () => {
     const store = open(dir);
     await store.put({ serviceName: 'a', port: '1' });
     await store.put({ serviceName: 'b', port: '2' });
-    const seen: StoreSnapshot[] = [];
-    const watch = store.watch((snapshot) => seen.push(snapshot));
-    await waitFor('the first snapshot', async () => seen.length === 1);
+    const { seen, watch } = await watched(store);
     const index = await store.put({ serviceName: 'b', port: '3' });
     await waitFor('the change', async () => seen.at(-1)?.index === index);
     watch.stop();
@@ -194,9 +199,7 @@ describe('FileStore', () => {
     const dir = tempDir();
     const file = path.join(dir, ROUTES_FILE);
     const store = open(dir, 50);
-    const seen: StoreSnapshot[] = [];
-    const watch = store.watch((snapshot) => seen.push(snapshot));
-    await waitFor('the first snapshot', async () => seen.length === 1);
+    const { seen, watch } = await watched(store);
     const index = await store.put({ serviceName: 'a', port: '1' });
     await waitFor('the write', async () => seen.at(-1)?.index === index);
     // The same length, so only the bytes tell the edit apart from the write.
@@ -212,9 +215,7 @@ describe('FileStore', () => {
     const routes = Object.fromEntries(Array.from({ length: 8000 }, (_, i) => [`r${i}`, { serviceName: `r${i}`, servicePath: `/${i}`, port: '1' }]));
     fs.writeFileSync(file, JSON.stringify({ index: 1, routes }, null, 2));
     const store = open(dir, 50);
-    const seen: StoreSnapshot[] = [];
-    const watch = store.watch((snapshot) => seen.push(snapshot));
-    await waitFor('the first snapshot', async () => seen.length === 1);
+    const { seen, watch } = await watched(store);
     const index = await store.put({ serviceName: 'r7999', servicePath: '/7999', port: '2' });
     await waitFor('the write', async () => seen.at(-1)?.index === index);
     const text = fs.readFileSync(file, 'utf8');
@@ -233,9 +234,7 @@ describe('FileStore', () => {
     const original = JSON.stringify({ index: 5, routes: { a: { serviceName: 'a', port: '1' } } });
     fs.writeFileSync(file, original);
     const store = open(dir, 50);
-    const seen: StoreSnapshot[] = [];
-    const watch = store.watch((snapshot) => seen.push(snapshot));
-    await waitFor('the first snapshot', async () => seen.length === 1);
+    const { seen, watch } = await watched(store);
     const index = await store.put({ serviceName: 'b', port: '2' });
     await waitFor('the write', async () => seen.at(-1)?.index === index);
     fs.writeFileSync(file, original);
@@ -289,9 +288,7 @@ describe('FileStore', () => {
   it('shows a watcher the write of another process within a second', async () => {
     const dir = tempDir();
     const store = open(dir);
-    const seen: StoreSnapshot[] = [];
-    const watch = store.watch((snapshot) => seen.push(snapshot));
-    await waitFor('the first snapshot', async () => seen.length === 1);
+    const { seen, watch } = await watched(store);
     const moduleFile = compileFileStore();
     await putFromAnotherProcess(moduleFile, dir, 'cli', 1);
     const written = Date.now();

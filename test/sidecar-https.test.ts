@@ -306,6 +306,8 @@ it('never writes a private key to the log, and keeps the files 0600', () => {
   expect(fs.statSync(path.join(sidecar.stateDir, 'certs', '@default.pem')).mode & 0o777).toBe(0o600);
   expect(fs.statSync(path.join(sidecar.stateDir, 'certs', 'zzz.pem')).mode & 0o777).toBe(0o600);
   expect(fs.statSync(path.join(sidecar.stateDir, 'routes.json')).mode & 0o777).toBe(0o600);
+  // Its journal holds the certificates written since the last fold, keys included.
+  expect(fs.statSync(path.join(sidecar.stateDir, 'routes.json.journal')).mode & 0o777).toBe(0o600);
 });
 
 describe('render and validate with certificates stored', () => {
